@@ -1,0 +1,84 @@
+import type { Channel } from './channel.js';
+
+/** Called when a channel joins or leaves a map. */
+export type MapListener = (channel: Channel, added: boolean) => void;
+
+/**
+ * The channels a loop watches, by numeric id: Python's `socket_map`. A channel
+ * joins its map when it gets a socket and leaves it when it is closed, so a
+ * loop over the map ends once every channel in it is closed.
+ *
+ * @example
+ * ```ts
+ * const map = new ChannelMap();
+ * const server = new EchoServer(['127.0.0.1', 0], map);
+ * await loop({ map });          // runs until every channel in `map` is closed
+ * ```
+ */
+export class ChannelMap extends Map<number, Channel> {
+  readonly #listeners = new Set<MapListener>();
+
+  /**
+   * Adds a channel under `id`, telling every loop that watches this map.
+   * @param id - the channel's {@link Channel.id}
+   * @param channel - the channel
+   * @returns this map
+   * @example `map.set(channel.id, channel)`
+   */
+  override set(id: number, channel: Channel): this {
+    const isNew = !super.has(id);
+    super.set(id, channel);
+    if (isNew) for (const listener of this.#listeners) listener(channel, true);
+    return this;
+  }
+
+  /**
+   * Removes the channel under `id` (without closing it).
+   * @param id - the channel's id
+   * @returns whether a channel was removed
+   * @example `map.delete(channel.id)`
+   */
+  override delete(id: number): boolean {
+    const channel = super.get(id);
+    if (channel === undefined) return false;
+    super.delete(id);
+    for (const listener of this.#listeners) listener(channel, false);
+    return true;
+  }
+
+  /**
+   * Removes every channel (without closing them); see {@link closeAll} to close them.
+   * @example `map.clear()`
+   */
+  override clear(): void {
+    for (const id of [...super.keys()]) this.delete(id);
+  }
+
+  /**
+   * Closes every channel in the map, then empties it: `await using` support.
+   * @example `await using map = new ChannelMap();`
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const channel of [...super.values()]) channel.close();
+    this.clear();
+    return Promise.resolve();
+  }
+
+  /**
+   * Watches additions and removals; returns the function that stops watching.
+   * Used by loops; rarely needed elsewhere.
+   * @param listener - called with the channel and whether it was added
+   * @returns a function that removes the listener
+   * @example `const stop = map.watch((ch, added) => console.log(ch.id, added)); stop();`
+   */
+  watch(listener: MapListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
+
+/**
+ * The default map, used by channels and loops that are given none: Python's `socket_map`.
+ * @example `await loop(); // watches socketMap`
+ */
+export const socketMap = new ChannelMap();

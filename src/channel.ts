@@ -1,0 +1,952 @@
+import net from 'node:net';
+import { AsyncIterableX } from 'ix/asynciterable';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from './constants.js';
+import type { Address, Family, SocketType } from './constants.js';
+import { socketMap } from './channel-map.js';
+import type { ChannelMap } from './channel-map.js';
+import { AcceptQueueFullError, ChannelClosedError, ChannelStateError, UnsupportedError } from './errors.js';
+import type { ChannelEvent, Operation } from './events.js';
+import { deferred, noop } from './internal/deferred.js';
+import type { Deferred } from './internal/deferred.js';
+import { newCursor, nextMacrotask } from './internal/cursor.js';
+import type { EventCursor, Watcher } from './internal/cursor.js';
+import {
+  checkAddress, checkFamily, checkPositiveInteger, checkSeconds, checkSocketType, toBuffer,
+} from './internal/validate.js';
+import type { IpAddress } from './internal/validate.js';
+
+/**
+ * Tuning of one channel; every field has a default.
+ * @example `new Channel(undefined, map, { writeHighWaterMark: 1 << 20 })`
+ */
+export interface ChannelOptions {
+  /** Bytes buffered unread before Node stops reading from the kernel. Default 65536. */
+  readHighWaterMark?: number;
+  /** Bytes waiting to be flushed above which `send()` accepts nothing. Default 65536. */
+  writeHighWaterMark?: number;
+  /** Connections a listener holds unaccepted; beyond it new ones are closed at once. Default 1024. */
+  acceptQueueLimit?: number;
+  /** Seconds `close()` waits for accepted bytes to flush before destroying the socket. Default 30. */
+  closeTimeout?: number;
+}
+
+/**
+ * A channel's life: `idle` (no socket yet, or only `createSocket()`), then
+ * `connecting` → `open`, or `listening`; `closed` is final.
+ * ```
+ * idle ──connect()──▶ connecting ──connect event──▶ open ──close()/close event──▶ closed
+ *   └───listen()───▶ listening ─────────────────────────────close()/failure──────▶ closed
+ * ```
+ * @example `if (channel.state === 'open') channel.send('hi');`
+ */
+export type ChannelState = 'idle' | 'connecting' | 'open' | 'listening' | 'closed';
+
+const DEFAULT_HWM = 64 * 1024;
+const DEFAULT_ACCEPT_QUEUE_LIMIT = 1024;
+const DEFAULT_CLOSE_TIMEOUT = 30;
+// Long enough for any burst of one-shot events (connect, errors, drop reports);
+// consumers that fall further behind skip the oldest.
+const ONE_SHOT_LOG_LIMIT = 64;
+// Events a channel's own iterator hands out back to back before it lets the
+// event loop run I/O and timers.
+const STREAK_LIMIT = 32;
+const EMPTY = Buffer.alloc(0);
+const RESOLVED = Promise.resolve(undefined);
+
+let nextId = 1;
+
+// Remembered for sockets waiting in an accept queue: the listener's family
+// (Node does not say it for Unix sockets) and any error they had while waiting.
+const queuedFamily = new WeakMap<net.Socket, Family>();
+const queuedError = new WeakMap<net.Socket, Error>();
+function onQueuedError(this: net.Socket, error: Error): void {
+  queuedError.set(this, error);
+}
+
+function operationOf(error: NodeJS.ErrnoException, connecting: boolean): Operation {
+  if (connecting) return 'connect';
+  if (error.syscall === 'write' || error.syscall === 'writev' || error.syscall === 'shutdown') return 'write';
+  return 'read';
+}
+
+function peerAddress(sock: net.Socket, family: Family): Address {
+  if (family === AF_UNIX) return '';
+  return [sock.remoteAddress ?? '', sock.remotePort ?? 0];
+}
+
+interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
+
+/**
+ * Internal hooks for the loop and the adapter; not exported from the package.
+ * Assigned in Channel's static block, the only place with access to its privates.
+ */
+export const channelInternals = {} as {
+  pull(channel: Channel, cursor: EventCursor): ChannelEvent | null | undefined;
+  watch(channel: Channel, watcher: Watcher): () => void;
+  forceSend(channel: Channel, data: Buffer): void;
+};
+
+/**
+ * A non-blocking socket and its readiness events: Python's `dispatcher`
+ * without the handler methods. A channel is an async iterable of
+ * {@link ChannelEvent}s: `read` while received bytes (or the end of stream)
+ * wait for `recv()`, `write` while `send()` would accept bytes (only when
+ * {@link Channel.writeInterest} is on), `accept` while a connection waits,
+ * `connect` once, `error` per socket error, and `close` once, last.
+ *
+ * @example
+ * ```ts
+ * const client = new Channel();
+ * client.createSocket(AF_INET, SOCK_STREAM);
+ * client.connect(['127.0.0.1', port]);
+ * for await (const ev of client) {
+ *   if (ev.type === 'connect') client.send('hello\n');
+ *   if (ev.type === 'read') { console.log(client.recv(4096)?.toString()); client.close(); }
+ * }
+ * ```
+ */
+export class Channel implements AsyncIterable<ChannelEvent> {
+  /** Unique id of this channel, its key in its map. */
+  readonly id = nextId++;
+  /** Event read-interest of a plain channel; see {@link Channel.readInterest}. */
+  #readInterest = true;
+  #writeInterest = false;
+  #family: Family | null = null;
+  #map: ChannelMap;
+  #state: ChannelState = 'idle';
+  #addr: Address | null = null;
+  #bound: IpAddress | string | null = null;
+  #sock: net.Socket | null = null;
+  #server: net.Server | null = null;
+  #closing = false;
+  #closedLocally = false;
+  #broken: Error | null = null;
+  // Read side: chunks received from Node and not yet taken by recv().
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #paused = false;
+  #eof = false;
+  #eofTaken = false;
+  // Write side: write() calls waiting for room, in order.
+  #writes: PendingWrite[] = [];
+  // Listener side.
+  #queue: net.Socket[] = [];
+  #dropped = 0;
+  // One-shot events (connect, error), shared by every consumer.
+  #log: ChannelEvent[] = [];
+  #logBase = 0;
+  #watchers = new Set<Watcher>();
+  readonly #readHwm: number;
+  readonly #writeHwm: number;
+  readonly #queueLimit: number;
+  readonly #closeTimeout: number;
+  readonly #opened = deferred<undefined>(true);
+  readonly #closed = deferred<undefined>(true);
+  // Reused event objects: level events carry nothing but the channel.
+  readonly #readEvent: ChannelEvent;
+  readonly #writeEvent: ChannelEvent;
+  readonly #acceptEvent: ChannelEvent;
+  readonly #closeEvent: ChannelEvent;
+
+  static {
+    channelInternals.pull = (channel, cursor) => channel.#pull(cursor);
+    channelInternals.watch = (channel, watcher) => {
+      channel.#watchers.add(watcher);
+      return () => channel.#watchers.delete(watcher);
+    };
+    channelInternals.forceSend = (channel, data) => {
+      if (channel.#sock !== null && !channel.#sock.destroyed) channel.#sock.write(data);
+    };
+  }
+
+  /**
+   * Wraps an accepted socket (making a connected channel), or makes an idle
+   * channel to call {@link Channel.createSocket} on.
+   * @param sock - a socket returned by {@link Channel.accept}, or nothing
+   * @param map - the map to join; default {@link socketMap}
+   * @param options - buffer bounds and timeouts
+   * @throws TypeError when `sock` is not a `net.Socket`
+   * @example
+   * ```ts
+   * const pair = listener.accept();
+   * if (pair) new Channel(pair[0]);
+   * ```
+   */
+  constructor(sock?: net.Socket | null, map?: ChannelMap | null, options: ChannelOptions = {}) {
+    this.#map = map ?? socketMap;
+    this.#readHwm = options.readHighWaterMark === undefined
+      ? DEFAULT_HWM : checkPositiveInteger('readHighWaterMark', options.readHighWaterMark);
+    this.#writeHwm = options.writeHighWaterMark === undefined
+      ? DEFAULT_HWM : checkPositiveInteger('writeHighWaterMark', options.writeHighWaterMark);
+    this.#queueLimit = options.acceptQueueLimit === undefined
+      ? DEFAULT_ACCEPT_QUEUE_LIMIT : checkPositiveInteger('acceptQueueLimit', options.acceptQueueLimit);
+    this.#closeTimeout = options.closeTimeout === undefined
+      ? DEFAULT_CLOSE_TIMEOUT : checkSeconds('closeTimeout', options.closeTimeout);
+    this.#readEvent = Object.freeze({ type: 'read', channel: this });
+    this.#writeEvent = Object.freeze({ type: 'write', channel: this });
+    this.#acceptEvent = Object.freeze({ type: 'accept', channel: this });
+    this.#closeEvent = Object.freeze({ type: 'close', channel: this });
+    if (sock !== undefined && sock !== null) this.setSocket(sock, map);
+  }
+
+  // ---- state ---------------------------------------------------------------
+
+  /** Where the channel is in its life; see {@link ChannelState}. @example `channel.state // 'open'` */
+  get state(): ChannelState { return this.#state; }
+  /** True once the connection is made (an accepted channel is connected at once). @example `if (channel.connected) channel.send('x')` */
+  get connected(): boolean { return this.#state === 'open' && this.#broken === null; }
+  /** True once `listen()` was called and until the channel closes. @example `if (channel.accepting) channel.accept()` */
+  get accepting(): boolean { return this.#state === 'listening' && this.#broken === null; }
+  /** True between `connect()` and the `connect` or `error` event. @example `channel.connecting // true right after connect()` */
+  get connecting(): boolean { return this.#state === 'connecting' && this.#broken === null; }
+  /** True once `close()` or `abort()` was called, or the channel closed itself. @example `if (!channel.closing) channel.close()` */
+  get closing(): boolean { return this.#closing; }
+  /**
+   * The address: the peer's for a connected or accepted channel, the bound
+   * one (with its real port once `opened` resolves) for a listener; `null` before.
+   * @example `const [host, port] = listener.addr as [string, number];`
+   */
+  get addr(): Address | null { return this.#addr; }
+  /** The Node socket (`net.Socket`), server (`net.Server`) or `null`. @example `channel.socket?.setNoDelay?.(true)` */
+  get socket(): net.Socket | net.Server | null { return this.#sock ?? this.#server; }
+  /** The family given to {@link Channel.createSocket}, or `null`. @example `channel.family // 'AF_INET'` */
+  get family(): Family | null { return this.#family; }
+  /** The map this channel belongs to. @example `channel.map.size` */
+  get map(): ChannelMap { return this.#map; }
+  /** Connections a listener closed because its accept queue was full. @example `listener.droppedConnections // 0` */
+  get droppedConnections(): number { return this.#dropped; }
+  /** Bytes received and not yet taken by `recv()`. @example `channel.bufferedAmount` */
+  get bufferedAmount(): number { return this.#buffered; }
+  /** Bytes accepted by `send()`/`write()` and not yet flushed to the kernel. @example `channel.pendingWrite` */
+  get pendingWrite(): number { return this.#sock?.writableLength ?? 0; }
+
+  /**
+   * Whether `read` and `accept` events are reported (default `true`). Turn it
+   * off to stop hearing about input you do not want yet; bytes keep arriving
+   * up to the read high-water mark and then Node stops reading.
+   * @example `channel.readInterest = false;`
+   */
+  get readInterest(): boolean { return this.#readInterest; }
+  set readInterest(on: boolean) {
+    this.#readInterest = on;
+    this.#signal();
+  }
+
+  /**
+   * Whether `write` events are reported (default `false`, so a reader that
+   * ignores writes never spins). Turn it on while you have bytes to send and
+   * off once they are sent.
+   * @example
+   * ```ts
+   * channel.writeInterest = true;
+   * for await (const ev of channel) if (ev.type === 'write') { pending = pending.subarray(channel.send(pending)); channel.writeInterest = pending.length > 0; }
+   * ```
+   */
+  get writeInterest(): boolean { return this.#writeInterest; }
+  set writeInterest(on: boolean) {
+    this.#writeInterest = on;
+    this.#signal();
+  }
+
+  /**
+   * Resolves once the channel is connected or listening (a listener's
+   * {@link Channel.addr} then holds its real port); rejects if it never gets
+   * there. Never an unhandled rejection, awaited or not.
+   * @example `await listener.opened; console.log(listener.addr);`
+   */
+  get opened(): Promise<undefined> { return this.#opened.promise; }
+
+  /**
+   * Resolves once the channel is closed, by either side or by a broken
+   * connection. Never rejects.
+   * @example `await channel.closed;`
+   */
+  get closed(): Promise<undefined> { return this.#closed.promise; }
+
+  // ---- socket methods ------------------------------------------------------
+
+  /**
+   * Chooses the family and type of the socket and joins the map. Node creates
+   * the real socket at `connect()` or `listen()`.
+   * @param family - {@link AF_INET}, {@link AF_INET6} or {@link AF_UNIX}
+   * @param type - {@link SOCK_STREAM}
+   * @throws TypeError for an unknown family or type; UnsupportedError for `SOCK_DGRAM`;
+   *   ChannelStateError when the channel already has a socket
+   * @example `channel.createSocket(AF_INET6, SOCK_STREAM);`
+   */
+  createSocket(family: Family = AF_INET, type: SocketType = SOCK_STREAM): void {
+    checkFamily(family);
+    checkSocketType(type);
+    if (type === SOCK_DGRAM) throw new UnsupportedError('Cannot create socket: SOCK_DGRAM is not supported yet');
+    this.#checkOpen('create socket');
+    if (this.#family !== null) throw new ChannelStateError('Cannot create socket: the channel already has one');
+    this.#family = family;
+    this.#map.set(this.id, this);
+  }
+
+  /**
+   * Wraps an existing connected socket (what the constructor does with `sock`).
+   * @param sock - a connected `net.Socket`, usually from {@link Channel.accept}
+   * @param map - the map to join; default the channel's
+   * @throws TypeError when `sock` is not a `net.Socket`; ChannelStateError when the channel has a socket
+   * @example `channel.setSocket(sock);`
+   */
+  setSocket(sock: net.Socket, map?: ChannelMap | null): void {
+    if (!(sock instanceof net.Socket)) throw new TypeError('Invalid socket: expected a net.Socket');
+    this.#checkOpen('set socket');
+    if (this.#sock !== null || this.#server !== null) {
+      throw new ChannelStateError('Cannot set socket: the channel already has one');
+    }
+    if (map !== undefined && map !== null) this.#map = map;
+    const family = queuedFamily.get(sock)
+      ?? (sock.remoteFamily === 'IPv6' ? AF_INET6 : sock.remoteFamily === 'IPv4' ? AF_INET : AF_UNIX);
+    this.#family = family;
+    this.#addr = peerAddress(sock, family);
+    this.#attach(sock);
+    sock.off('error', onQueuedError);
+    this.#state = 'open';
+    this.#map.set(this.id, this);
+    const early = queuedError.get(sock);
+    if (early !== undefined) this.#fail(early, 'read');
+    else if (sock.destroyed) this.#onEnd();
+    else this.#opened.resolve(undefined);
+    if (sock.isPaused()) sock.resume();
+  }
+
+  /**
+   * Kept for porting: Node already sets `SO_REUSEADDR` on every TCP listener,
+   * so a restarted server can bind its port at once. Does nothing else.
+   * @example `server.setReuseAddr();`
+   */
+  setReuseAddr(): void {
+    this.#checkOpen('set SO_REUSEADDR');
+  }
+
+  /**
+   * Binds to an address. Node binds when `listen()` or `connect()` runs, so an
+   * operating-system failure (EADDRINUSE, EACCES) is reported then, as an
+   * `error` event with operation `listen` or `connect`.
+   * @param address - `[host, port]` (port 0: any free port; host `''`: every interface) or a Unix path
+   * @throws TypeError/RangeError for a bad address; ChannelStateError without a socket or when bound
+   * @example `server.bind(['127.0.0.1', 0]);`
+   */
+  bind(address: Address): void {
+    const family = this.#needFamily('bind');
+    const checked = checkAddress(family, address);
+    if (this.#bound !== null || this.#state !== 'idle') {
+      throw new ChannelStateError('Cannot bind: the channel is already bound');
+    }
+    this.#bound = checked;
+    this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
+  }
+
+  /**
+   * Starts listening. Incoming connections wait paused in the channel's
+   * accept queue (bounded by `acceptQueueLimit`) until {@link Channel.accept}.
+   * @param backlog - the kernel's backlog for pending connections (at least 0)
+   * @throws TypeError/RangeError for a bad backlog; ChannelStateError without a socket or when not idle
+   * @example `server.listen(511); await server.opened;`
+   */
+  listen(backlog = 511): void {
+    if (typeof backlog !== 'number' || !Number.isInteger(backlog)) {
+      throw new TypeError(`Invalid backlog: expected an integer, got ${String(backlog)}`);
+    }
+    if (backlog < 0) throw new RangeError(`Invalid backlog: expected 0 or more, got ${backlog}`);
+    const family = this.#needFamily('listen');
+    if (this.#state !== 'idle') throw new ChannelStateError(`Cannot listen: the channel is ${this.#state}`);
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    this.#server = server;
+    this.#state = 'listening';
+    server.on('connection', (sock: net.Socket) => { this.#onConnection(sock, family); });
+    server.on('error', (error: Error) => { this.#onServerError(error); });
+    server.once('listening', () => {
+      if (this.#closedLocally) return;
+      const where = server.address();
+      this.#addr = typeof where === 'string' || where === null ? (this.#addr ?? '') : [where.address, where.port];
+      this.#opened.resolve(undefined);
+      this.#signal();
+    });
+    const bound = this.#bound;
+    if (typeof bound === 'string') {
+      server.listen({ path: bound, backlog });
+    } else {
+      const any = family === AF_INET6 ? '::' : '0.0.0.0';
+      const host = bound === null || bound.host === '' ? any : bound.host;
+      server.listen({ host, port: bound?.port ?? 0, backlog });
+    }
+  }
+
+  /**
+   * Connects. The `connect` event comes once the connection is made; a
+   * refused or unreachable peer or an unknown host gives an `error` event
+   * (operation `connect`, Node's `code` kept) and then `close`.
+   * @param address - `[host, port]` or a Unix path
+   * @throws TypeError/RangeError for a bad address; ChannelStateError without a socket or when not idle
+   * @example `client.connect(['::1', port]); await client.opened;`
+   */
+  connect(address: Address): void {
+    const family = this.#needFamily('connect');
+    const checked = checkAddress(family, address);
+    if (this.#state !== 'idle') throw new ChannelStateError(`Cannot connect: the channel is ${this.#state}`);
+    const sock = new net.Socket({ allowHalfOpen: true });
+    this.#attach(sock);
+    this.#state = 'connecting';
+    this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
+    sock.once('connect', this.#onConnect);
+    if (typeof checked === 'string') {
+      sock.connect({ path: checked });
+    } else {
+      const local = this.#bound;
+      sock.connect({
+        host: checked.host === '' ? 'localhost' : checked.host,
+        port: checked.port,
+        family: family === AF_INET6 ? 6 : 4,
+        ...(typeof local === 'object' && local !== null
+          ? { localAddress: local.host === '' ? undefined : local.host, localPort: local.port }
+          : {}),
+      });
+    }
+  }
+
+  /**
+   * Takes the oldest connection waiting in the accept queue.
+   * @returns `[socket, address]` (pass the socket to a new channel), or `null` when none waits
+   * @throws ChannelStateError when the channel is not listening; ChannelClosedError after close
+   * @example
+   * ```ts
+   * const pair = server.accept();
+   * if (pair !== null) new EchoHandler(pair[0]);
+   * ```
+   */
+  accept(): [net.Socket, Address] | null {
+    this.#checkOpen('accept');
+    if (this.#server === null) throw new ChannelStateError('Cannot accept: the channel is not listening');
+    const sock = this.#queue.shift();
+    if (sock === undefined) return null;
+    return [sock, peerAddress(sock, queuedFamily.get(sock) ?? AF_INET)];
+  }
+
+  /**
+   * Offers bytes to the socket. Accepts only what fits under the write
+   * high-water mark and returns that count, so partial sends are real:
+   * `buffer = buffer.subarray(channel.send(buffer))`. Accepted bytes are
+   * never lost by `close()`. The bytes are not copied: do not modify a buffer
+   * after passing it. Returns 0 while `write()` calls wait (they go first) and
+   * after the connection broke.
+   * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @returns the number of bytes accepted
+   * @throws TypeError for other data; ChannelClosedError after `close()`;
+   *   ChannelStateError before `connect()`
+   * @example `const sent = channel.send(buffer); buffer = buffer.subarray(sent);`
+   */
+  send(data: Buffer | Uint8Array | string): number {
+    const buf = toBuffer(data);
+    this.#checkOpen('send');
+    if (this.#writes.length > 0) return 0;
+    return this.#sendNow(buf);
+  }
+
+  /**
+   * Takes received bytes.
+   * @param bufferSize - the most bytes to return (a positive integer)
+   * @returns at most `bufferSize` bytes; `null` when nothing waits and the peer
+   *   is still open; an empty buffer at end of stream (or once a broken connection's bytes are taken)
+   * @throws TypeError/RangeError for a bad size; ChannelClosedError after `close()`;
+   *   ChannelStateError on a channel that has no connection
+   * @example `const data = channel.recv(65536); if (data?.length === 0) channel.close();`
+   */
+  recv(bufferSize: number): Buffer | null {
+    checkPositiveInteger('bufferSize', bufferSize);
+    this.#checkOpen('recv');
+    if (this.#sock === null) throw new ChannelStateError('Cannot recv: the channel has no connection');
+    if (this.#buffered === 0) {
+      if (this.#eof || this.#broken !== null) {
+        if (!this.#eofTaken) {
+          this.#eofTaken = true;
+          this.#signal();
+        }
+        return EMPTY;
+      }
+      return null;
+    }
+    const chunks = this.#chunks;
+    const first = chunks[0] as Buffer;
+    let out: Buffer;
+    if (first.length > bufferSize) {
+      out = first.subarray(0, bufferSize);
+      chunks[0] = first.subarray(bufferSize);
+    } else if (chunks.length === 1 || first.length === bufferSize) {
+      out = first;
+      chunks.shift();
+    } else {
+      out = this.#gather(bufferSize);
+    }
+    this.#buffered -= out.length;
+    if (this.#paused && this.#buffered < this.#readHwm) {
+      this.#paused = false;
+      this.#sock.resume();
+    }
+    return out;
+  }
+
+  /**
+   * Closes the channel: leaves its map, ends its iterators at once, rejects
+   * waiting `write()`s whose bytes were not all accepted, and ends the
+   * connection once every accepted byte is flushed (destroying it if the peer
+   * does not take them within `closeTimeout` seconds). A listener stops
+   * listening and closes the connections still queued. Idempotent.
+   * @example `channel.close(); channel.close(); // fine`
+   */
+  close(): void {
+    if (!this.#shutDown()) return;
+    const sock = this.#sock;
+    if (sock !== null && !sock.destroyed) {
+      // Keep reading (and discarding) until the peer ends, so unread input does
+      // not make the kernel reset the connection before our bytes arrive.
+      if (this.#paused) sock.resume();
+      sock.end();
+      const timer = setTimeout(() => sock.destroy(), this.#closeTimeout * 1000);
+      timer.unref();
+      sock.once('close', () => { clearTimeout(timer); });
+    }
+  }
+
+  /**
+   * Closes abruptly: discards bytes not yet flushed and resets the connection
+   * (TCP sends RST; a Unix socket's peer sees an end). Idempotent.
+   * @example `channel.abort();`
+   */
+  abort(): void {
+    if (!this.#shutDown()) return;
+    const sock = this.#sock;
+    if (sock !== null && !sock.destroyed) {
+      if (this.#family === AF_UNIX || sock.connecting) sock.destroy();
+      else sock.resetAndDestroy();
+    }
+  }
+
+  /**
+   * Closes the channel: `await using` support.
+   * @example `await using channel = new Channel();`
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return this.#closed.promise;
+  }
+
+  // ---- events and promise helpers -----------------------------------------
+
+  /**
+   * The channel's events as an ix `AsyncIterableX`, for `pipe(filter(...), take(n))`.
+   * Leaving the iteration early leaves the channel open.
+   * @returns a new event stream over this channel
+   * @example `for await (const ev of channel.events().pipe(filter((e) => e.type === 'read'))) ...`
+   */
+  events(): AsyncIterableX<ChannelEvent> {
+    return new ChannelEvents(this);
+  }
+
+  /**
+   * Iterates the channel's events; see {@link Channel.events}.
+   * @param signal - stops the iteration when aborted (ix passes one)
+   * @returns an iterator over this channel's events
+   * @example `for await (const ev of channel) console.log(ev.type);`
+   */
+  [Symbol.asyncIterator](signal?: AbortSignal): AsyncIterator<ChannelEvent> {
+    return new EventIterator(this, signal);
+  }
+
+  /**
+   * Sends every byte, waiting for room as needed; writes run in call order.
+   * Rejects with the connection's error if it breaks, or with a
+   * {@link ChannelClosedError} if the channel is closed before every byte was
+   * accepted. Never an unhandled rejection, awaited or not.
+   * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @returns a promise that resolves once every byte is accepted
+   * @throws TypeError (synchronously) for other data
+   * @example `await channel.write('hello\n');`
+   */
+  write(data: Buffer | Uint8Array | string): Promise<undefined> {
+    const buf = toBuffer(data);
+    if (this.#closedLocally) return rejected(new ChannelClosedError('Cannot write: the channel is closed'));
+    if (this.#broken !== null) return rejected(this.#broken);
+    if (this.#sock === null) return rejected(new ChannelStateError('Cannot write: the channel is not connected'));
+    const sent = this.#writes.length === 0 ? this.#sendNow(buf) : 0;
+    if (sent === buf.length) return RESOLVED;
+    const pending: PendingWrite = { data: buf.subarray(sent), done: deferred<undefined>(true) };
+    this.#writes.push(pending);
+    return pending.done.promise;
+  }
+
+  /**
+   * Received bytes as they come, ending at end of stream (and after a local
+   * `close()`); throws the connection's error if it breaks.
+   * @param size - the most bytes per chunk (default 65536)
+   * @returns an async iterable of buffers
+   * @example `for await (const chunk of channel.chunks()) process.stdout.write(chunk);`
+   */
+  async *chunks(size = 65536): AsyncGenerator<Buffer, void, undefined> {
+    checkPositiveInteger('size', size);
+    for (;;) {
+      if (this.#closedLocally) return;
+      if (this.#buffered === 0 && this.#broken !== null) throw this.#broken;
+      if (this.#sock !== null) {
+        const data = this.recv(size);
+        if (data !== null) {
+          if (data.length === 0) return;
+          yield data;
+          continue;
+        }
+      }
+      await this.#change();
+    }
+  }
+
+  /**
+   * Accepted connections of a listening channel, as connected channels that
+   * join this channel's map. Ends when the listener closes; throws a listen
+   * failure (EADDRINUSE ...). Errors that leave the listener open stay `error`
+   * events on the listener.
+   * @returns an async iterable of channels
+   * @example `for await (const conn of server.connections()) void serve(conn);`
+   */
+  async *connections(): AsyncGenerator<Channel, void, undefined> {
+    for (;;) {
+      if (this.#closedLocally) return;
+      if (this.#broken !== null) throw this.#broken;
+      const pair = this.#server === null ? null : this.accept();
+      if (pair !== null) yield new Channel(pair[0], this.#map);
+      else await this.#change();
+    }
+  }
+
+  /** A short description, like Python's repr. @example `String(channel) // '<Channel open 127.0.0.1:4000 #3>'` */
+  toString(): string {
+    const addr = this.#addr === null ? '' : typeof this.#addr === 'string' ? ` ${this.#addr}` : ` ${this.#addr[0]}:${this.#addr[1]}`;
+    return `<${this.constructor.name} ${this.#state}${addr} #${this.id}>`;
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #checkOpen(action: string): void {
+    if (this.#closedLocally) throw new ChannelClosedError(`Cannot ${action}: the channel is closed`);
+  }
+
+  #needFamily(action: string): Family {
+    this.#checkOpen(action);
+    if (this.#family === null) throw new ChannelStateError(`Cannot ${action}: call createSocket() first`);
+    return this.#family;
+  }
+
+  #signal(): void {
+    for (const watcher of this.#watchers) watcher();
+  }
+
+  /** Resolves on the channel's next state change. */
+  #change(): Promise<void> {
+    return new Promise((resolve) => {
+      const watcher = (): void => {
+        this.#watchers.delete(watcher);
+        resolve();
+      };
+      this.#watchers.add(watcher);
+    });
+  }
+
+  #attach(sock: net.Socket): void {
+    this.#sock = sock;
+    // The error listener stays for the socket's whole life: Node must never see
+    // an 'error' emission without a listener, even after close().
+    sock.on('error', this.#onError);
+    sock.on('data', this.#onData);
+    sock.on('end', this.#onEnd);
+    sock.on('drain', this.#onDrain);
+    sock.on('close', this.#onEnd);
+  }
+
+  readonly #onConnect = (): void => {
+    if (this.#closedLocally || this.#broken !== null) return;
+    this.#state = 'open';
+    this.#logEvent({ type: 'connect', channel: this });
+    this.#opened.resolve(undefined);
+    this.#pumpWrites();
+  };
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#closedLocally) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#buffered >= this.#readHwm && !this.#paused) {
+      this.#paused = true;
+      (this.#sock as net.Socket).pause();
+    }
+    this.#signal();
+  };
+
+  readonly #onEnd = (): void => {
+    if (this.#closedLocally || this.#eof) return;
+    this.#eof = true;
+    this.#signal();
+  };
+
+  readonly #onDrain = (): void => {
+    if (this.#closedLocally) return;
+    this.#pumpWrites();
+    this.#signal();
+  };
+
+  readonly #onError = (error: NodeJS.ErrnoException): void => {
+    if (this.#closedLocally) return;
+    this.#fail(error, operationOf(error, this.#state === 'connecting'));
+  };
+
+  #onServerError(error: NodeJS.ErrnoException): void {
+    if (this.#closedLocally) return;
+    if (this.#addr !== null && this.#server?.listening === true) {
+      // An accept failure (EMFILE ...): the listener stays open.
+      this.#logEvent({ type: 'error', channel: this, error, operation: 'accept' });
+      return;
+    }
+    this.#server?.close();
+    this.#fail(error, 'listen');
+  }
+
+  #onConnection(sock: net.Socket, family: Family): void {
+    if (this.#closedLocally) {
+      sock.destroy();
+      return;
+    }
+    sock.on('error', onQueuedError);
+    if (this.#queue.length >= this.#queueLimit) {
+      this.#dropped++;
+      sock.destroy();
+      const last = this.#log[this.#log.length - 1];
+      if (last?.type === 'error' && last.error instanceof AcceptQueueFullError) last.error.dropped++;
+      else this.#logEvent({ type: 'error', channel: this, error: new AcceptQueueFullError(this.#queueLimit), operation: 'accept' });
+      return;
+    }
+    queuedFamily.set(sock, family);
+    this.#queue.push(sock);
+    this.#signal();
+  }
+
+  /** The connection (or listener) is broken: report, reject writers, wake consumers. */
+  #fail(error: Error, operation: Operation): void {
+    if (this.#broken !== null) return;
+    this.#broken = error;
+    this.#logEvent({ type: 'error', channel: this, error, operation });
+    this.#opened.reject(error);
+    this.#closed.resolve(undefined);
+    for (const pending of this.#writes.splice(0)) pending.done.reject(error);
+    this.#signal();
+  }
+
+  #logEvent(event: ChannelEvent): void {
+    this.#log.push(event);
+    if (this.#log.length > ONE_SHOT_LOG_LIMIT) {
+      this.#log.shift();
+      this.#logBase++;
+    }
+    this.#signal();
+  }
+
+  /** Marks the channel closed; returns false when it already was. */
+  #shutDown(): boolean {
+    if (this.#closedLocally) return false;
+    this.#closedLocally = true;
+    this.#closing = true;
+    this.#state = 'closed';
+    this.#map.delete(this.id);
+    const error = new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted');
+    for (const pending of this.#writes.splice(0)) pending.done.reject(error);
+    this.#opened.reject(new ChannelClosedError('Channel closed before it opened'));
+    this.#closed.resolve(undefined);
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#log = [];
+    if (this.#server !== null) {
+      this.#server.close();
+      for (const sock of this.#queue.splice(0)) sock.destroy();
+    }
+    this.#signal();
+    this.#watchers.clear();
+    return true;
+  }
+
+  #sendNow(buf: Buffer): number {
+    const sock = this.#sock;
+    if (sock === null) throw new ChannelStateError('Cannot send: the channel is not connected');
+    if (this.#broken !== null || sock.destroyed) return 0;
+    const room = this.#writeHwm - sock.writableLength;
+    if (room <= 0 || buf.length === 0) return 0;
+    if (buf.length <= room) {
+      sock.write(buf);
+      return buf.length;
+    }
+    sock.write(buf.subarray(0, room));
+    return room;
+  }
+
+  #pumpWrites(): void {
+    const writes = this.#writes;
+    while (writes.length > 0) {
+      const head = writes[0] as PendingWrite;
+      const sent = this.#sendNow(head.data);
+      if (sent < head.data.length) {
+        head.data = head.data.subarray(sent);
+        return;
+      }
+      writes.shift();
+      head.done.resolve(undefined);
+    }
+  }
+
+  #gather(bufferSize: number): Buffer {
+    const chunks = this.#chunks;
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < bufferSize && chunks.length > 0) {
+      const chunk = chunks[0] as Buffer;
+      const want = bufferSize - total;
+      if (chunk.length > want) {
+        parts.push(chunk.subarray(0, want));
+        chunks[0] = chunk.subarray(want);
+        total += want;
+      } else {
+        parts.push(chunk);
+        chunks.shift();
+        total += chunk.length;
+      }
+    }
+    return Buffer.concat(parts, total);
+  }
+
+  /**
+   * The next event for one consumer: a one-shot event, else a level event
+   * that holds now, else `close` once; `null` when nothing holds now,
+   * `undefined` when the channel will report nothing more.
+   */
+  #pull(cursor: EventCursor): ChannelEvent | null | undefined {
+    if (cursor.closeSeen) {
+      // The consumer came back after `close`: the channel is done.
+      this.close();
+      return undefined;
+    }
+    if (this.#closedLocally) return undefined;
+    const log = this.#log;
+    if (cursor.seq < this.#logBase) cursor.seq = this.#logBase;
+    if (cursor.seq < this.#logBase + log.length) {
+      return log[cursor.seq++ - this.#logBase];
+    }
+    const broken = this.#broken !== null;
+    if (this.#server !== null) {
+      if (!broken && this.#queue.length > 0 && this.readInterest) return this.#acceptEvent;
+      if (!broken) return null;
+    } else {
+      const readReady = this.#buffered > 0 || (this.#eof && !this.#eofTaken && !broken);
+      const wantsRead = readReady && this.readInterest;
+      const writeReady = this.#state === 'open' && !broken && this.#sock !== null
+        && this.#sock.writableLength < this.#writeHwm && this.writeInterest;
+      if (wantsRead && (!writeReady || !cursor.preferWrite)) {
+        cursor.preferWrite = writeReady;
+        return this.#readEvent;
+      }
+      if (writeReady) {
+        cursor.preferWrite = false;
+        return this.#writeEvent;
+      }
+      // A broken connection's remaining bytes come first, unless nobody reads.
+      if (!(broken && (!readReady || !this.readInterest)) && !this.#eofTaken) return null;
+    }
+    cursor.closeSeen = true;
+    return this.#closeEvent;
+  }
+}
+
+function rejected(error: Error): Promise<undefined> {
+  const promise = Promise.reject<undefined>(error);
+  promise.catch(noop);
+  return promise;
+}
+
+/** One consumer's iteration over a channel's events. */
+class EventIterator implements AsyncIterator<ChannelEvent> {
+  readonly #channel: Channel;
+  readonly #cursor = newCursor();
+  readonly #signal: AbortSignal | undefined;
+  #done = false;
+  #streak = 0;
+  #wake: (() => void) | null = null;
+  #unwatch: (() => void) | null = null;
+
+  constructor(channel: Channel, signal?: AbortSignal) {
+    this.#channel = channel;
+    this.#signal = signal;
+    if (signal !== undefined) {
+      if (signal.aborted) this.#done = true;
+      else signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  readonly #onAbort = (): void => {
+    this.#finish();
+  };
+
+  async next(): Promise<IteratorResult<ChannelEvent>> {
+    for (;;) {
+      if (this.#done) return { done: true, value: undefined };
+      if (this.#streak >= STREAK_LIMIT) {
+        this.#streak = 0;
+        await nextMacrotask();
+        continue;
+      }
+      const event = channelInternals.pull(this.#channel, this.#cursor);
+      if (event === undefined) {
+        this.#finish();
+        continue;
+      }
+      if (event !== null) {
+        this.#streak++;
+        return { done: false, value: event };
+      }
+      this.#streak = 0;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        this.#unwatch = channelInternals.watch(this.#channel, this.#onChange);
+      });
+    }
+  }
+
+  readonly #onChange = (): void => {
+    const wake = this.#wake;
+    this.#wake = null;
+    this.#unwatch?.();
+    this.#unwatch = null;
+    wake?.();
+  };
+
+  return(): Promise<IteratorResult<ChannelEvent>> {
+    // Stopping is not closing, except that a consumer handed `close` is done with it.
+    if (this.#cursor.closeSeen) channelInternals.pull(this.#channel, this.#cursor);
+    this.#finish();
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  #finish(): void {
+    this.#done = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#onChange();
+  }
+}
+
+/** A channel's events as an ix AsyncIterableX. */
+class ChannelEvents extends AsyncIterableX<ChannelEvent> {
+  readonly #channel: Channel;
+  constructor(channel: Channel) {
+    super();
+    this.#channel = channel;
+  }
+  [Symbol.asyncIterator](signal?: AbortSignal): AsyncIterator<ChannelEvent> {
+    return new EventIterator(this.#channel, signal);
+  }
+}

@@ -1,0 +1,115 @@
+import { channelInternals } from './channel.js';
+import { Dispatcher } from './dispatcher.js';
+import { ChannelClosedError } from './errors.js';
+import { checkPositiveInteger, toBuffer } from './internal/validate.js';
+
+/**
+ * A {@link Dispatcher} that buffers output: `send()` takes every byte, and
+ * `handleWrite()` flushes the buffer as the socket accepts it. Unlike
+ * Python's `dispatcher_with_send`, the buffer is bounded the classic way:
+ * while more than {@link DispatcherWithSend.outputHighWaterMark} bytes are
+ * pending, `readable()` is false, so an echo server stops reading instead of
+ * buffering without limit. `close()` flushes what is buffered before ending.
+ * A subclass that overrides `readable()` or `writable()` should combine its
+ * answer with `super`'s.
+ *
+ * @example
+ * ```ts
+ * class Echo extends DispatcherWithSend {
+ *   override handleRead(): void {
+ *     const data = this.recv(8192);
+ *     if (data !== null && data.length > 0) this.send(data);
+ *   }
+ * }
+ * ```
+ */
+export class DispatcherWithSend extends Dispatcher {
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #highWaterMark = 64 * 1024;
+
+  /** Buffered bytes above which `readable()` turns false. Default 65536. @example `this.outputHighWaterMark = 1 << 20;` */
+  get outputHighWaterMark(): number {
+    return this.#highWaterMark;
+  }
+  set outputHighWaterMark(bytes: number) {
+    this.#highWaterMark = checkPositiveInteger('outputHighWaterMark', bytes);
+  }
+
+  /** Bytes buffered and not yet accepted by the socket. @example `if (this.pendingOutput === 0) this.close();` */
+  get pendingOutput(): number {
+    return this.#outBytes;
+  }
+
+  /**
+   * Buffers every byte and starts sending.
+   * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @returns the number of bytes taken: all of them
+   * @throws TypeError for other data; ChannelClosedError after `close()`
+   * @example `this.send('220 ready\r\n');`
+   */
+  override send(data: Buffer | Uint8Array | string): number {
+    const buf = toBuffer(data);
+    if (this.closing) throw new ChannelClosedError('Cannot send: the channel is closed');
+    if (buf.length > 0) {
+      this.#out.push(buf);
+      this.#outBytes += buf.length;
+      this.initiateSend();
+    }
+    return buf.length;
+  }
+
+  /**
+   * Hands buffered bytes to the socket while it accepts them (Python's `initiate_send`).
+   * @example `this.initiateSend();`
+   */
+  initiateSend(): void {
+    const out = this.#out;
+    while (out.length > 0 && this.connected) {
+      const head = out[0] as Buffer;
+      const sent = super.send(head);
+      this.#outBytes -= sent;
+      if (sent < head.length) {
+        out[0] = head.subarray(sent);
+        return;
+      }
+      out.shift();
+    }
+  }
+
+  /** Flushes the buffer. @example `override handleWrite() { super.handleWrite(); }` */
+  override handleWrite(): void {
+    this.initiateSend();
+  }
+
+  /** True while bytes are buffered, or before the connection is made. @example `override writable() { return super.writable() || this.greeting; }` */
+  override writable(): boolean {
+    return !this.connected || this.#outBytes > 0;
+  }
+
+  /** False while more than `outputHighWaterMark` bytes are buffered. @example `override readable() { return super.readable() && !this.paused; }` */
+  override readable(): boolean {
+    return this.#outBytes <= this.#highWaterMark;
+  }
+
+  /**
+   * Closes after handing every buffered byte to the socket, which flushes them
+   * before ending the connection (within `closeTimeout`). Idempotent.
+   * @example `this.send('bye\r\n'); this.close(); // 'bye' still arrives`
+   */
+  override close(): void {
+    if (!this.closing) {
+      for (const chunk of this.#out) channelInternals.forceSend(this, chunk);
+    }
+    this.#out = [];
+    this.#outBytes = 0;
+    super.close();
+  }
+
+  /** Discards the buffer and resets the connection. @example `this.abort();` */
+  override abort(): void {
+    this.#out = [];
+    this.#outBytes = 0;
+    super.abort();
+  }
+}

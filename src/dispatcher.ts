@@ -1,0 +1,218 @@
+import type net from 'node:net';
+import { Channel } from './channel.js';
+import type { Address } from './constants.js';
+import { ExitNow } from './errors.js';
+import type { ChannelEvent } from './events.js';
+import { compactTraceback } from './internal/traceback.js';
+
+/** What a handler may return: nothing, or a promise the loop awaits before the channel's next event. @example `override async handleRead(): Promise<void> { await db.save(this.recv(512)); }` */
+export type HandlerResult = void | Promise<void>;
+
+// The seed treats these as the peer going away, not as faults: handleClose,
+// not handleError.
+const DISCONNECTED = new Set(['ECONNRESET', 'ENOTCONN', 'ESHUTDOWN', 'ECONNABORTED', 'EPIPE', 'EBADF']);
+
+/**
+ * The classic adapter: subclass it and override the handlers, as with
+ * Python's `asyncore.dispatcher`. `await loop()` calls them: `handleRead()`
+ * while `readable()` and bytes wait, `handleWrite()` while `writable()` and
+ * `send()` would accept bytes, `handleConnect()` once connected,
+ * `handleAccept()` while a connection waits, `handleClose()` once the peer
+ * closed or the connection broke, `handleError(error)` when a handler throws
+ * or rejects or a socket error happens. `readable()`/`writable()` are polled:
+ * a change in what they return is noticed without any call.
+ *
+ * @example
+ * ```ts
+ * class EchoHandler extends Dispatcher {
+ *   override handleRead(): void {
+ *     const data = this.recv(8192);
+ *     if (data !== null && data.length > 0) this.send(data);
+ *   }
+ * }
+ * class EchoServer extends Dispatcher {
+ *   constructor(address: Address) {
+ *     super();
+ *     this.createSocket(AF_INET, SOCK_STREAM);
+ *     this.setReuseAddr();
+ *     this.bind(address);
+ *     this.listen(5);
+ *   }
+ *   override handleAccepted(sock: net.Socket): void { new EchoHandler(sock); }
+ * }
+ * ```
+ */
+export class Dispatcher extends Channel {
+  /** Message types `logInfo()` does not print (default: `warning`, as in Python). @example `Dispatcher.ignoreLogTypes.delete('warning');` */
+  static ignoreLogTypes = new Set<string>(['warning']);
+
+  /** Polled by the loop: `read`/`accept` events come only while it returns true. @example `override readable() { return this.inbox.length < 10; }` */
+  override get readInterest(): boolean {
+    return this.readable();
+  }
+  override set readInterest(_on: boolean) {
+    throw new TypeError('Cannot set readInterest on a Dispatcher: override readable() instead');
+  }
+
+  /** Polled by the loop: `write` events come only while it returns true. @example `override writable() { return this.out.length > 0; }` */
+  override get writeInterest(): boolean {
+    return this.writable();
+  }
+  override set writeInterest(_on: boolean) {
+    throw new TypeError('Cannot set writeInterest on a Dispatcher: override writable() instead');
+  }
+
+  /**
+   * Whether the channel wants `handleRead()`/`handleAccept()` calls. Default `true`.
+   * @returns the read interest
+   * @example `override readable(): boolean { return !this.paused; }`
+   */
+  readable(): boolean {
+    return true;
+  }
+
+  /**
+   * Whether the channel wants `handleWrite()` calls. Default `true`, as in
+   * Python: a connected dispatcher that keeps it is called on every pass.
+   * @returns the write interest
+   * @example `override writable(): boolean { return this.buffer.length > 0; }`
+   */
+  writable(): boolean {
+    return true;
+  }
+
+  /** Received bytes (or the end of stream) wait for `recv()`. @example `override handleRead() { console.log(this.recv(4096)); }` */
+  handleRead(): HandlerResult {
+    this.logInfo('unhandled read event', 'warning');
+  }
+
+  /** `send()` would accept bytes. @example `override handleWrite() { this.buffer = this.buffer.subarray(this.send(this.buffer)); }` */
+  handleWrite(): HandlerResult {
+    this.logInfo('unhandled write event', 'warning');
+  }
+
+  /** Out-of-band data: never called on Node, which does not expose TCP urgent data. @example `override handleExpt() { this.close(); }` */
+  handleExpt(): HandlerResult {
+    this.logInfo('unhandled incoming priority event', 'warning');
+  }
+
+  /** The connection was made (once, whatever `writable()` says). @example `override handleConnect() { this.send('HELLO\r\n'); }` */
+  handleConnect(): HandlerResult {
+    this.logInfo('unhandled connect event', 'warning');
+  }
+
+  /**
+   * A connection waits. Default: `accept()` it and pass it to `handleAccepted()`.
+   * @example `override handleAccept() { const pair = this.accept(); if (pair) new Handler(pair[0]); }`
+   */
+  handleAccept(): HandlerResult {
+    const pair = this.accept();
+    if (pair !== null) return this.handleAccepted(pair[0], pair[1]);
+  }
+
+  /**
+   * A connection was accepted. Default: log it as unhandled and close it.
+   * @param sock - the accepted socket; wrap it in a channel
+   * @param addr - the peer's address (`''` for Unix)
+   * @example `override handleAccepted(sock: net.Socket) { new EchoHandler(sock, this.map); }`
+   */
+  handleAccepted(sock: net.Socket, addr: Address): HandlerResult {
+    sock.destroy();
+    this.logInfo(`unhandled accepted event from ${typeof addr === 'string' ? addr : addr.join(':')}`, 'warning');
+  }
+
+  /** The peer closed or the connection broke; called at most once. Default: close. @example `override handleClose() { console.log('bye'); this.close(); }` */
+  handleClose(): HandlerResult {
+    this.logInfo('unhandled close event', 'warning');
+    this.close();
+  }
+
+  /**
+   * A handler threw or rejected, or a socket error happened. Default: log a
+   * condensed one-line traceback, then `handleClose()`.
+   * @param error - what was thrown, or the socket error
+   * @example `override handleError(error: unknown) { console.error(error); this.close(); }`
+   */
+  handleError(error: unknown): HandlerResult {
+    this.logInfo(`uncaptured error, closing channel ${String(this)} (${compactTraceback(error)})`, 'error');
+    return this.handleClose();
+  }
+
+  /**
+   * Prints a message to standard error, as Python's `log()`.
+   * @param message - the message
+   * @example `this.log('listening');`
+   */
+  log(message: string): void {
+    process.stderr.write(`log: ${message}\n`);
+  }
+
+  /**
+   * Prints `type: message` unless `type` is in {@link Dispatcher.ignoreLogTypes}.
+   * @param message - the message
+   * @param type - `info`, `warning`, `error` ...
+   * @example `this.logInfo('client connected');`
+   */
+  logInfo(message: string, type = 'info'): void {
+    if (!Dispatcher.ignoreLogTypes.has(type)) process.stdout.write(`${type}: ${message}\n`);
+  }
+}
+
+const closeHandled = new WeakSet<Dispatcher>();
+
+function callHandler(dispatcher: Dispatcher, event: ChannelEvent): HandlerResult {
+  switch (event.type) {
+    case 'read': return dispatcher.handleRead();
+    case 'write': return dispatcher.handleWrite();
+    case 'connect': return dispatcher.handleConnect();
+    case 'accept': return dispatcher.handleAccept();
+    case 'expt': return dispatcher.handleExpt();
+    case 'close':
+      if (closeHandled.has(dispatcher)) return;
+      closeHandled.add(dispatcher);
+      return dispatcher.handleClose();
+    case 'error': {
+      const code = (event.error as NodeJS.ErrnoException).code;
+      // The peer went away: `close` follows and calls handleClose().
+      if (code !== undefined && DISCONNECTED.has(code)) return;
+      return dispatcher.handleError(event.error);
+    }
+  }
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | undefined)?.then === 'function';
+}
+
+/**
+ * Routes a failure to `handleError`. A `handleError` that itself fails is
+ * logged and its channel closed, so the loop goes on serving the others.
+ */
+export function reportFailure(dispatcher: Dispatcher, error: unknown): HandlerResult {
+  if (error instanceof ExitNow) throw error;
+  const fallback = (failure: unknown): void => {
+    if (failure instanceof ExitNow) throw failure;
+    dispatcher.logInfo(`handleError failed, closing channel ${String(dispatcher)} (${compactTraceback(failure)})`, 'error');
+    dispatcher.close();
+  };
+  try {
+    const result = dispatcher.handleError(error);
+    if (isPromise(result)) return result.then(undefined, fallback);
+  } catch (failure) {
+    fallback(failure);
+  }
+}
+
+/**
+ * Calls the handler for one event. Failures go to `handleError`; only
+ * `ExitNow` escapes (thrown, or as the returned promise's rejection).
+ */
+export function dispatchEvent(dispatcher: Dispatcher, event: ChannelEvent): HandlerResult {
+  let result: HandlerResult;
+  try {
+    result = callHandler(dispatcher, event);
+  } catch (error) {
+    return reportFailure(dispatcher, error);
+  }
+  if (isPromise(result)) return result.then(undefined, (error: unknown) => reportFailure(dispatcher, error));
+}

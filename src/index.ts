@@ -1,0 +1,38 @@
+/**
+ * asyncore: event-driven socket channels for Node.js.
+ *
+ * A {@link Channel} wraps a non-blocking socket and is an async iterable of
+ * typed readiness events; {@link loop} merges every channel of a
+ * {@link ChannelMap} into one stream, or, awaited, runs the classic handler
+ * dispatch of {@link Dispatcher} subclasses, as Python's `asyncore` did.
+ *
+ * @example
+ * ```ts
+ * import { Channel, AF_INET, SOCK_STREAM } from 'asyncore';
+ * const server = new Channel();
+ * server.createSocket(AF_INET, SOCK_STREAM);
+ * server.bind(['127.0.0.1', 0]);
+ * server.listen(5);
+ * for await (const conn of server.connections()) {
+ *   for await (const chunk of conn.chunks()) await conn.write(chunk);
+ * }
+ * ```
+ * @packageDocumentation
+ */
+export { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM } from './constants.js';
+export type { Address, Family, SocketType } from './constants.js';
+export type { ChannelEvent, ChannelEventType, LoopEvent, Operation, TimeoutEvent } from './events.js';
+export { ChannelMap, socketMap } from './channel-map.js';
+export type { MapListener } from './channel-map.js';
+export { Channel } from './channel.js';
+export type { ChannelOptions, ChannelState } from './channel.js';
+export { Dispatcher } from './dispatcher.js';
+export type { HandlerResult } from './dispatcher.js';
+export { DispatcherWithSend } from './dispatcher-with-send.js';
+export { closeAll } from './close-all.js';
+export { loop, Loop } from './loop.js';
+export type { LoopOptions } from './loop.js';
+export {
+  AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, UnsupportedError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';

@@ -1,0 +1,25 @@
+// Per-consumer reading position on a channel's events. Level events (read,
+// write, accept) are computed from the channel's state at each pull, so every
+// consumer sees them while they hold; one-shot events (connect, error) sit in a
+// short log that each consumer walks with its own `seq`; `close` is delivered
+// once per consumer, tracked by `closeSeen`.
+export interface EventCursor {
+  /** Next one-shot log entry to deliver. */
+  seq: number;
+  /** Alternates read and write when both hold, so neither starves. */
+  preferWrite: boolean;
+  /** The consumer was handed `close`; its next pull closes the channel. */
+  closeSeen: boolean;
+}
+
+export function newCursor(): EventCursor {
+  return { seq: 0, preferWrite: false, closeSeen: false };
+}
+
+/** A channel's change watcher: called synchronously on every state change. */
+export type Watcher = () => void;
+
+/** Resolves on the next macrotask, so I/O and timers get a turn. */
+export function nextMacrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

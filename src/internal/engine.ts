@@ -1,0 +1,279 @@
+// The loop's scheduler. Why not ix's `merge`: it races every source on every
+// event (cost O(sources) per event) and cannot take sources added while it
+// runs. Here each channel tells the engine when its state changes; the engine
+// keeps a queue of channels that may have an event, asks only those, and
+// re-asks a channel right after it produced one (readiness is a level).
+//
+// Events are handed out in rounds: a round is the queue as it stood when the
+// round began. Between two rounds the consumer yields a macrotask, so one
+// always-ready channel cannot starve I/O, timers or the other channels.
+import { performance } from 'node:perf_hooks';
+import { channelInternals } from '../channel.js';
+import type { Channel } from '../channel.js';
+import type { ChannelMap } from '../channel-map.js';
+import type { ChannelEvent } from '../events.js';
+import { newCursor } from './cursor.js';
+import type { EventCursor } from './cursor.js';
+
+export interface Entry {
+  readonly channel: Channel;
+  readonly cursor: EventCursor;
+  readonly unwatch: () => void;
+  readonly polled: boolean;
+  queued: boolean;
+  busy: boolean;
+  /** The channel left the map; dropped once it has nothing more to report. */
+  leaving: boolean;
+  removed: boolean;
+}
+
+export const ROUND_END = Symbol('round end');
+export type WaitResult = 'woke' | 'timeout' | 'end' | 'stop';
+
+/** How many polled channels a sweep re-asks: bounded, so an event costs O(1). */
+export const SWEEP_BATCH = 64;
+
+export interface EngineOptions {
+  readonly map: ChannelMap;
+  /** Which channels this engine serves; the others only keep the loop alive. */
+  readonly accepts: (channel: Channel) => boolean;
+  /** Whether a channel's interest must be polled (its readable()/writable() may change silently). */
+  readonly polls: (channel: Channel) => boolean;
+  /** Called when pulling a channel threw (a readable()/writable() that throws). */
+  readonly onPullError: (channel: Channel, error: unknown) => void;
+  /** Milliseconds without events before a `timeout`; `null`: never report one. */
+  readonly timeoutMs: number | null;
+  /** Milliseconds between sweeps of polled channels while idle. */
+  readonly pollMs: number;
+  /** Most rounds to run, or `null`. */
+  readonly count: number | null;
+}
+
+export class Engine {
+  readonly #options: EngineOptions;
+  readonly #entries = new Map<Channel, Entry>();
+  #current: Entry[] = [];
+  #index = 0;
+  #next: Entry[] = [];
+  #yielded = true;
+  #polled = 0;
+  #rounds = 0;
+  #sweepCursor: Iterator<Channel> | null = null;
+  #waiter: ((result: WaitResult) => void) | null = null;
+  #blockedSince = 0;
+  #timeoutTimer: NodeJS.Timeout | null = null;
+  #pollTimer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  #unwatchMap: () => void;
+  /** The entry of the event last returned by `next()`. */
+  last: Entry | null = null;
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.#unwatchMap = options.map.watch(this.#onMapChange);
+    for (const channel of options.map.values()) this.#add(channel);
+  }
+
+  readonly #onMapChange = (channel: Channel, added: boolean): void => {
+    if (added) this.#add(channel);
+    else this.#remove(channel);
+  };
+
+  #add(channel: Channel): void {
+    if (this.#entries.has(channel) || !this.#options.accepts(channel)) return;
+    const polled = this.#options.polls(channel);
+    const entry: Entry = {
+      channel,
+      cursor: newCursor(),
+      unwatch: channelInternals.watch(channel, () => { this.#enqueue(entry); }),
+      polled,
+      queued: false,
+      busy: false,
+      leaving: false,
+      removed: false,
+    };
+    this.#entries.set(channel, entry);
+    if (polled && ++this.#polled === 1) this.#startPolling();
+    this.#enqueue(entry);
+  }
+
+  #remove(channel: Channel): void {
+    const entry = this.#entries.get(channel);
+    if (entry !== undefined) {
+      // A queued entry may still hold this consumer's last events; it is
+      // dropped once pulled dry.
+      entry.leaving = true;
+      if (!entry.queued && !entry.busy) this.#drop(entry);
+    }
+    if (this.#options.map.size === 0) this.#wake('end');
+  }
+
+  #drop(entry: Entry): void {
+    if (entry.removed) return;
+    entry.removed = true;
+    entry.unwatch();
+    this.#entries.delete(entry.channel);
+    if (entry.polled && --this.#polled === 0) this.#stopPolling();
+  }
+
+  #enqueue(entry: Entry): void {
+    if (entry.queued || entry.removed || entry.busy) return;
+    entry.queued = true;
+    this.#next.push(entry);
+    this.#wake('woke');
+  }
+
+  #wake(result: WaitResult): void {
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      waiter(result);
+    }
+  }
+
+  /** Marks the end of a handler's pending promise: the channel may go on. */
+  release(entry: Entry): void {
+    entry.busy = false;
+    this.#enqueue(entry);
+  }
+
+  /** The consumer yielded a macrotask (or waited): the next round may start. */
+  yielded(): void {
+    this.#yielded = true;
+  }
+
+  /**
+   * The next event that holds now; `ROUND_END` when the consumer must yield a
+   * macrotask before the next round; `null` when nothing holds.
+   */
+  next(): ChannelEvent | typeof ROUND_END | null {
+    for (;;) {
+      if (this.#index >= this.#current.length) {
+        if (this.#next.length === 0) return null;
+        if (!this.#yielded) return ROUND_END;
+        const { count } = this.#options;
+        if (count !== null && this.#rounds >= count) {
+          this.#stopped = true;
+          return null;
+        }
+        this.#rounds++;
+        this.#yielded = false;
+        const spent = this.#current;
+        spent.length = 0;
+        this.#current = this.#next;
+        this.#next = spent;
+        this.#index = 0;
+        this.#sweep(this.#current);
+      }
+      const entry = this.#current[this.#index++] as Entry;
+      entry.queued = false;
+      if (entry.removed || entry.busy) continue;
+      let event: ChannelEvent | null | undefined;
+      try {
+        event = channelInternals.pull(entry.channel, entry.cursor);
+      } catch (error) {
+        this.#options.onPullError(entry.channel, error);
+        this.#enqueue(entry);
+        continue;
+      }
+      if (event === undefined || (event === null && entry.leaving)) {
+        this.#drop(entry);
+        continue;
+      }
+      if (event === null) continue;
+      this.last = entry;
+      this.#enqueue(entry);
+      return event;
+    }
+  }
+
+  /**
+   * Re-asks a bounded batch of polled channels, in rotation: their
+   * readable()/writable() may have changed without any call on them.
+   */
+  #sweep(target: Entry[]): void {
+    if (this.#polled === 0) return;
+    const map = this.#options.map;
+    const limit = Math.min(SWEEP_BATCH, map.size);
+    for (let seen = 0; seen < limit; seen++) {
+      this.#sweepCursor ??= map.values();
+      const step = this.#sweepCursor.next();
+      if (step.done === true) {
+        this.#sweepCursor = null;
+        if (seen === 0) return;
+        continue;
+      }
+      const entry = this.#entries.get(step.value);
+      if (entry?.polled === true && !entry.queued && !entry.busy && !entry.removed) {
+        entry.queued = true;
+        target.push(entry);
+      }
+    }
+  }
+
+  /** Waits for a change, the timeout, the map to empty, or `stop()`. */
+  wait(): Promise<WaitResult> {
+    this.#yielded = true;
+    if (this.#stopped) return Promise.resolve('stop');
+    if (this.#next.length > 0) return Promise.resolve('woke');
+    if (this.#options.map.size === 0) return Promise.resolve('end');
+    const { timeoutMs } = this.#options;
+    if (timeoutMs !== null) {
+      this.#blockedSince = performance.now();
+      this.#timeoutTimer ??= setTimeout(this.#onTimeoutTimer, timeoutMs);
+    }
+    return new Promise((resolve) => { this.#waiter = resolve; });
+  }
+
+  readonly #onTimeoutTimer = (): void => {
+    this.#timeoutTimer = null;
+    if (this.#waiter === null) return;
+    const timeoutMs = this.#options.timeoutMs ?? 0;
+    const left = timeoutMs - (performance.now() - this.#blockedSince);
+    if (left > 1) {
+      this.#timeoutTimer = setTimeout(this.#onTimeoutTimer, left);
+      return;
+    }
+    if (this.#options.count !== null && ++this.#rounds >= this.#options.count) this.#stopped = true;
+    this.#wake('timeout');
+  };
+
+  #startPolling(): void {
+    this.#pollTimer = setInterval(() => {
+      if (this.#waiter === null) return;
+      this.#sweep(this.#next);
+      if (this.#next.length > 0) this.#wake('woke');
+    }, this.#options.pollMs);
+    this.#pollTimer.unref();
+  }
+
+  #stopPolling(): void {
+    if (this.#pollTimer !== null) clearInterval(this.#pollTimer);
+    this.#pollTimer = null;
+  }
+
+  /** Ends a pending or future wait with `stop`. */
+  stop(): void {
+    this.#stopped = true;
+    this.#wake('stop');
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Releases every watcher and timer. Channels handed `close` are closed. */
+  dispose(): void {
+    this.#stopped = true;
+    this.#unwatchMap();
+    for (const entry of [...this.#entries.values()]) {
+      if (entry.cursor.closeSeen) entry.channel.close();
+      this.#drop(entry);
+    }
+    this.#stopPolling();
+    if (this.#timeoutTimer !== null) clearTimeout(this.#timeoutTimer);
+    this.#timeoutTimer = null;
+    this.#wake('stop');
+  }
+}
+

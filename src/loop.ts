@@ -1,0 +1,267 @@
+import { AsyncIterableX } from 'ix/asynciterable';
+import type { Channel } from './channel.js';
+import { socketMap, ChannelMap } from './channel-map.js';
+import { Dispatcher, dispatchEvent, reportFailure } from './dispatcher.js';
+import type { LoopEvent, TimeoutEvent } from './events.js';
+import { nextMacrotask } from './internal/cursor.js';
+import { noop } from './internal/deferred.js';
+import { Engine, ROUND_END } from './internal/engine.js';
+import type { EngineOptions } from './internal/engine.js';
+import { checkPositiveInteger, checkSeconds } from './internal/validate.js';
+
+/**
+ * Options of {@link loop}.
+ * @example `loop({ map, timeout: 5, signal: AbortSignal.timeout(60_000) })`
+ */
+export interface LoopOptions {
+  /** Seconds without any event before a `timeout` event (iteration only). Default 30. */
+  timeout?: number;
+  /** The channels to watch. Default {@link socketMap}. */
+  map?: ChannelMap;
+  /** Stops the loop (it resolves; channels stay open). */
+  signal?: AbortSignal;
+  /** Most passes (rounds of events, or timeouts) before the loop stops, as Python's `count`. Default: no limit. */
+  count?: number;
+  /** Seconds between re-asks of idle dispatchers' `readable()`/`writable()`. Default 0.01. */
+  pollInterval?: number;
+}
+
+const TIMEOUT: TimeoutEvent = Object.freeze({ type: 'timeout' });
+
+function isDispatcher(channel: Channel): boolean {
+  return channel instanceof Dispatcher;
+}
+
+/**
+ * The running loop over a map: an ix `AsyncIterableX` of every event of every
+ * channel in the map (and `timeout`), and a promise-like that runs the classic
+ * handler dispatch. Each iteration and each `await` runs its own pass over the
+ * map; the dispatch run starts on the first `then()` and is shared.
+ *
+ * A thenable has one hazard: returning it from an async function (or
+ * resolving a promise with it) awaits it, which starts the dispatch run. To
+ * hand a loop around un-run, wrap it: `return { loop: loop() }`.
+ *
+ * @example
+ * ```ts
+ * for await (const ev of loop({ map })) console.log(ev.type);   // events
+ * await loop({ map });                                          // handlers
+ * ```
+ */
+export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undefined> {
+  readonly #options: Required<Omit<LoopOptions, 'signal' | 'count'>> & Pick<LoopOptions, 'signal' | 'count'>;
+  readonly #stopper = new AbortController();
+  #run: Promise<undefined> | null = null;
+
+  /**
+   * Use {@link loop} rather than this constructor.
+   * @param options - see {@link LoopOptions}
+   * @throws TypeError/RangeError for bad options
+   * @example `new Loop({ map })`
+   */
+  constructor(options: LoopOptions = {}) {
+    super();
+    if (options.map !== undefined && !(options.map instanceof ChannelMap)) {
+      throw new TypeError('Invalid map: expected a ChannelMap');
+    }
+    if (options.count !== undefined) checkPositiveInteger('count', options.count);
+    this.#options = {
+      timeout: checkSeconds('timeout', options.timeout ?? 30),
+      map: options.map ?? socketMap,
+      pollInterval: checkSeconds('pollInterval', options.pollInterval ?? 0.01),
+      signal: options.signal,
+      count: options.count,
+    };
+  }
+
+  #engine(dispatching: boolean): Engine {
+    const { map, timeout, pollInterval, count } = this.#options;
+    const options: EngineOptions = {
+      map,
+      accepts: dispatching ? isDispatcher : () => true,
+      polls: isDispatcher,
+      onPullError: (channel, error) => {
+        if (channel instanceof Dispatcher) void Promise.resolve(reportFailure(channel, error)).catch(noop);
+      },
+      timeoutMs: dispatching ? null : timeout * 1000,
+      pollMs: Math.max(1, pollInterval * 1000),
+      count: count ?? null,
+    };
+    return new Engine(options);
+  }
+
+  /** Stops the engine when the loop's or the caller's signal aborts; returns the cleanup. */
+  #bindStop(engine: Engine, signal?: AbortSignal): () => void {
+    const signals = [this.#stopper.signal, this.#options.signal, signal].filter((s) => s !== undefined);
+    const stop = (): void => { engine.stop(); };
+    for (const s of signals) {
+      if (s.aborted) engine.stop();
+      else s.addEventListener('abort', stop, { once: true });
+    }
+    return () => { for (const s of signals) s.removeEventListener('abort', stop); };
+  }
+
+  /**
+   * Iterates every event of every channel in the map, `timeout` when none came
+   * within the timeout; ends when the map is empty or the loop is stopped.
+   * Handlers are not called. Leaving the iteration early stops it; channels stay open.
+   * @param signal - stops the iteration (ix passes one)
+   * @returns an iterator of loop events
+   * @example `for await (const ev of loop({ map })) if (ev.type === 'read') ev.channel.recv(4096);`
+   */
+  [Symbol.asyncIterator](signal?: AbortSignal): AsyncIterator<LoopEvent> {
+    const engine = this.#engine(false);
+    const unbind = this.#bindStop(engine, signal);
+    const finish = (): IteratorResult<LoopEvent> => {
+      unbind();
+      engine.dispose();
+      return { done: true, value: undefined };
+    };
+    return {
+      async next(): Promise<IteratorResult<LoopEvent>> {
+        for (;;) {
+          if (engine.stopped) return finish();
+          const event = engine.next();
+          if (event === ROUND_END) {
+            await nextMacrotask();
+            engine.yielded();
+          } else if (event !== null) {
+            return { done: false, value: event };
+          } else {
+            const result = await engine.wait();
+            if (result === 'timeout') return { done: false, value: TIMEOUT };
+            if (result === 'end' || result === 'stop') return finish();
+          }
+        }
+      },
+      return(): Promise<IteratorResult<LoopEvent>> {
+        return Promise.resolve(finish());
+      },
+    };
+  }
+
+  /**
+   * Runs the classic loop: each event of each {@link Dispatcher} in the map
+   * goes to its handler; a handler's promise is awaited before that channel's
+   * next event while the others go on. Resolves once the map is empty or the
+   * loop is stopped; rejects with an {@link ExitNow} thrown by a handler.
+   * Plain channels in the map are left to their own iterators (they keep the loop running).
+   * @param onfulfilled - as for a promise
+   * @param onrejected - as for a promise
+   * @returns a promise of the run's end
+   * @example `await loop({ map });`
+   */
+  then<T = void, E = never>(
+    onfulfilled?: ((value: undefined) => T | PromiseLike<T>) | null,
+    onrejected?: ((reason: unknown) => E | PromiseLike<E>) | null,
+  ): Promise<T | E> {
+    this.#run ??= this.#dispatchAll();
+    return this.#run.then(onfulfilled, onrejected);
+  }
+
+  /**
+   * As `Promise.prototype.catch` on the dispatch run.
+   * @param onrejected - called with the rejection
+   * @returns a promise
+   * @example `await loop().catch((err: unknown) => console.error(err));`
+   */
+  catch<E = never>(onrejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<E | undefined> {
+    return this.then(undefined, onrejected);
+  }
+
+  /**
+   * Stops every run and iteration of this loop. Channels stay open.
+   * @example `const running = loop({ map }); setTimeout(() => running.stop(), 1000); await running;`
+   */
+  stop(): void {
+    this.#stopper.abort();
+  }
+
+  /**
+   * Stops the loop and waits for its dispatch run to end: `await using` support.
+   * @example `await using running = loop({ map });`
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.stop();
+    if (this.#run !== null) await this.#run.catch(noop);
+  }
+
+  async #dispatchAll(): Promise<undefined> {
+    const engine = this.#engine(true);
+    const unbind = this.#bindStop(engine);
+    const state: { exit: Error | null } = { exit: null };
+    const release = (entry: NonNullable<Engine['last']>) => (): void => { engine.release(entry); };
+    const fail = (error: unknown): void => {
+      state.exit ??= error instanceof Error ? error : new Error(String(error));
+      engine.stop();
+    };
+    // Read through a function: a rejection can set it during any await.
+    const checkExit = (): void => {
+      if (state.exit !== null) throw state.exit;
+    };
+    try {
+      for (;;) {
+        checkExit();
+        if (engine.stopped) return undefined;
+        const event = engine.next();
+        if (event === ROUND_END) {
+          await nextMacrotask();
+          engine.yielded();
+          continue;
+        }
+        if (event === null) {
+          const result = await engine.wait();
+          checkExit();
+          if (result === 'end' || result === 'stop') return undefined;
+          continue;
+        }
+        // The engine serves only dispatchers in this mode (see #engine).
+        const result = dispatchEvent(event.channel as unknown as Dispatcher, event);
+        if (result !== undefined) {
+          const entry = engine.last as NonNullable<Engine['last']>;
+          entry.busy = true;
+          result.then(release(entry), (error: unknown) => {
+            fail(error);
+            release(entry)();
+          });
+        }
+      }
+    } finally {
+      unbind();
+      engine.dispose();
+    }
+  }
+}
+
+/**
+ * Starts a loop over a map: iterate it for events, or await it to run the
+ * handlers of its dispatchers. The seed's positional form
+ * `loop(timeout?, usePoll?, map?, count?)` is kept (`usePoll` is accepted and
+ * ignored: Node chooses its own poller).
+ * @param timeoutOrOptions - seconds (default 30), or {@link LoopOptions}
+ * @param usePoll - ignored
+ * @param map - default {@link socketMap}
+ * @param count - most passes, as in Python
+ * @returns a {@link Loop}
+ * @throws TypeError/RangeError for bad arguments
+ * @example
+ * ```ts
+ * await loop();                       // classic: run every dispatcher in socketMap
+ * await loop(5, false, map);          // the seed's positional form
+ * for await (const ev of loop({ map, timeout: 1 })) console.log(ev.type);
+ * ```
+ */
+export function loop(timeoutOrOptions?: number | LoopOptions, usePoll?: boolean, map?: ChannelMap, count?: number): Loop {
+  if (typeof timeoutOrOptions === 'object') return new Loop(timeoutOrOptions);
+  if (timeoutOrOptions !== undefined && typeof timeoutOrOptions !== 'number') {
+    throw new TypeError('Invalid loop argument: expected a timeout in seconds or an options object');
+  }
+  if (usePoll !== undefined && typeof usePoll !== 'boolean') {
+    throw new TypeError('Invalid usePoll: expected a boolean');
+  }
+  const options: LoopOptions = {};
+  if (timeoutOrOptions !== undefined) options.timeout = timeoutOrOptions;
+  if (map !== undefined) options.map = map;
+  if (count !== undefined) options.count = count;
+  return new Loop(options);
+}
