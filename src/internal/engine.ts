@@ -30,8 +30,10 @@ export interface Entry {
 export const ROUND_END = Symbol('round end');
 export type WaitResult = 'woke' | 'timeout' | 'end' | 'stop';
 
-/** How many polled channels a sweep re-asks: bounded, so an event costs O(1). */
+/** How many polled channels a round re-asks: bounded, so an event costs O(1). */
 export const SWEEP_BATCH = 64;
+/** How many polled channels an idle tick re-asks. */
+export const IDLE_SWEEP_BATCH = 256;
 
 export interface EngineOptions {
   readonly map: ChannelMap;
@@ -163,7 +165,7 @@ export class Engine {
         this.#current = this.#next;
         this.#next = spent;
         this.#index = 0;
-        this.#sweep(this.#current);
+        this.#sweep(this.#current, SWEEP_BATCH);
       }
       const entry = this.#current[this.#index++] as Entry;
       entry.queued = false;
@@ -191,18 +193,21 @@ export class Engine {
    * Re-asks a bounded batch of polled channels, in rotation: their
    * readable()/writable() may have changed without any call on them.
    */
-  #sweep(target: Entry[]): void {
+  #sweep(target: Entry[], batch: number): void {
     if (this.#polled === 0) return;
     const map = this.#options.map;
-    const limit = Math.min(SWEEP_BATCH, map.size);
-    for (let seen = 0; seen < limit; seen++) {
+    const limit = Math.min(batch, map.size);
+    let wrapped = false;
+    for (let seen = 0; seen < limit;) {
       this.#sweepCursor ??= map.values();
       const step = this.#sweepCursor.next();
       if (step.done === true) {
         this.#sweepCursor = null;
-        if (seen === 0) return;
+        if (wrapped) return;
+        wrapped = true;
         continue;
       }
+      seen++;
       const entry = this.#entries.get(step.value);
       if (entry?.polled === true && !entry.queued && !entry.busy && !entry.removed) {
         entry.queued = true;
@@ -241,7 +246,7 @@ export class Engine {
   #startPolling(): void {
     this.#pollTimer = setInterval(() => {
       if (this.#waiter === null) return;
-      this.#sweep(this.#next);
+      this.#sweep(this.#next, IDLE_SWEEP_BATCH);
       if (this.#next.length > 0) this.#wake('woke');
     }, this.#options.pollMs);
     this.#pollTimer.unref();

@@ -1,0 +1,99 @@
+// How long a silent change in a dispatcher's writable() takes to be noticed
+// (item 9 of the design: readable()/writable() are polled in a bounded sweep).
+// N connected dispatchers sit in one map; a flag that writable() returns is
+// flipped (a) from a timer, outside any handler, and (b) from another
+// channel's handleRead, as a proxy does. We time flag → handleWrite().
+//
+//   npm run build && node build/bench/poll-delay.js
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { AF_INET, ChannelMap, Dispatcher, closeAll, loop } from 'asyncore';
+
+const SIZES = [10, 1_000, 4_000];
+const TRIALS = 20;
+
+class Target extends Dispatcher {
+  want = false;
+  flippedAt = 0;
+  onWrite: ((delayMs: number) => void) | null = null;
+  override writable(): boolean { return this.want; }
+  override readable(): boolean { return false; }
+  override handleWrite(): void {
+    this.want = false;
+    this.onWrite?.(performance.now() - this.flippedAt);
+  }
+}
+
+class Trigger extends Dispatcher {
+  target: Target | null = null;
+  override writable(): boolean { return false; }
+  override handleRead(): void {
+    this.recv(64);
+    const target = this.target;
+    if (target === null) return;
+    target.flippedAt = performance.now();
+    target.want = true;
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+async function run(size: number): Promise<{ outside: number[]; handler: number[] }> {
+  const map = new ChannelMap();
+  const peers: net.Socket[] = [];
+  let allConnected: () => void = () => undefined;
+  const connected = new Promise<void>((resolve) => { allConnected = resolve; });
+  const server = net.createServer((sock) => {
+    peers.push(sock);
+    if (peers.length === size + 1) allConnected();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', 1024, resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const targets: Target[] = [];
+  for (let i = 0; i < size; i++) {
+    const target = new Target(null, map);
+    target.createSocket(AF_INET);
+    target.connect(['127.0.0.1', port]);
+    targets.push(target);
+  }
+  const trigger = new Trigger(null, map);
+  trigger.createSocket(AF_INET);
+  trigger.connect(['127.0.0.1', port]);
+  await Promise.all([...targets, trigger].map((d) => d.opened));
+  await connected;
+  const running = loop({ map });
+  const done = running.then(() => undefined);
+  const triggerPort = (trigger.socket as net.Socket).localPort;
+  const triggerPeer = peers.find((peer) => peer.remotePort === triggerPort) as net.Socket;
+
+  const outside: number[] = [];
+  const handler: number[] = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const target = targets[Math.floor(Math.random() * targets.length)] as Target;
+    outside.push(await new Promise<number>((resolve) => {
+      target.onWrite = resolve;
+      setTimeout(() => { target.flippedAt = performance.now(); target.want = true; }, 1);
+    }));
+    handler.push(await new Promise<number>((resolve) => {
+      target.onWrite = resolve;
+      trigger.target = target;
+      triggerPeer.write('x');
+    }));
+    trigger.target = null;
+  }
+  running.stop();
+  await done;
+  closeAll(map);
+  for (const peer of peers) peer.destroy();
+  await new Promise((resolve) => server.close(resolve));
+  return { outside, handler };
+}
+
+console.log('dispatchers | outside handlers: median / max ms | from a handler: median / max ms');
+for (const size of SIZES) {
+  const { outside, handler } = await run(size);
+  console.log(`${String(size).padStart(11)} | ${median(outside).toFixed(2)} / ${Math.max(...outside).toFixed(2)} | ${median(handler).toFixed(2)} / ${Math.max(...handler).toFixed(2)}`);
+}
