@@ -20,6 +20,7 @@ class EchoHandler extends DispatcherWithSend {
 }
 
 class EchoServer extends Dispatcher {
+  readonly handlers: EchoHandler[] = [];
   constructor() {
     super(null, map);
     this.createSocket(AF_INET, SOCK_STREAM);
@@ -29,7 +30,7 @@ class EchoServer extends Dispatcher {
   }
   override handleAccepted(sock: net.Socket, addr: readonly [string, number] | string): void {
     console.log(`server: accepted ${typeof addr === 'string' ? addr : addr.join(':')}`);
-    new EchoHandler(sock, map);
+    this.handlers.push(new EchoHandler(sock, map));
   }
 }
 
@@ -70,8 +71,9 @@ await server.opened;
 const [, port] = server.addr as [string, number];
 console.log(`server: listening on 127.0.0.1:${port}`);
 await client(port);
-// Wait until the server has seen the client leave, then stop.
-while (map.size > 1) await new Promise((resolve) => setImmediate(resolve));
+// Once the server has seen the client leave, close the listener: the map is
+// then empty and the loop ends.
+await Promise.all(server.handlers.map((handler) => handler.closed));
 server.close();
 await served;
 console.log('demo: done');
