@@ -132,6 +132,8 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   // Listener side.
   #queue: net.Socket[] = [];
   #dropped = 0;
+  // The accept-queue-full report no consumer has taken yet: later drops add to it.
+  #dropReport: AcceptQueueFullError | null = null;
   // One-shot events (connect, error), shared by every consumer.
   #log: ChannelEvent[] = [];
   #logBase = 0;
@@ -588,8 +590,9 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   async *chunks(size = 65536): AsyncGenerator<Buffer, void, undefined> {
     checkPositiveInteger('size', size);
     for (;;) {
-      if (this.#closedLocally) return;
+      // A broken connection throws even once the channel closed after it.
       if (this.#buffered === 0 && this.#broken !== null) throw this.#broken;
+      if (this.#closedLocally) return;
       if (this.#sock !== null) {
         const data = this.recv(size);
         if (data !== null) {
@@ -612,8 +615,8 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    */
   async *connections(): AsyncGenerator<Channel, void, undefined> {
     for (;;) {
-      if (this.#closedLocally) return;
       if (this.#broken !== null) throw this.#broken;
+      if (this.#closedLocally) return;
       const pair = this.#server === null ? null : this.accept();
       if (pair !== null) yield new Channel(pair[0], this.#map);
       else await this.#change();
@@ -720,9 +723,12 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     if (this.#queue.length >= this.#queueLimit) {
       this.#dropped++;
       sock.destroy();
-      const last = this.#log[this.#log.length - 1];
-      if (last?.type === 'error' && last.error instanceof AcceptQueueFullError) last.error.dropped++;
-      else this.#logEvent({ type: 'error', channel: this, error: new AcceptQueueFullError(this.#queueLimit), operation: 'accept' });
+      if (this.#dropReport !== null) {
+        this.#dropReport.dropped++;
+      } else {
+        this.#dropReport = new AcceptQueueFullError(this.#queueLimit);
+        this.#logEvent({ type: 'error', channel: this, error: this.#dropReport, operation: 'accept' });
+      }
       return;
     }
     queuedFamily.set(sock, family);
@@ -744,8 +750,9 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   #logEvent(event: ChannelEvent): void {
     this.#log.push(event);
     if (this.#log.length > ONE_SHOT_LOG_LIMIT) {
-      this.#log.shift();
+      const gone = this.#log.shift();
       this.#logBase++;
+      if (gone?.type === 'error' && gone.error === this.#dropReport) this.#dropReport = null;
     }
     this.#signal();
   }
@@ -779,11 +786,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     if (this.#broken !== null || sock.destroyed) return 0;
     const room = this.#writeHwm - sock.writableLength;
     if (room <= 0 || buf.length === 0) return 0;
-    if (buf.length <= room) {
+    if (buf.length < room) {
       sock.write(buf);
       return buf.length;
     }
-    sock.write(buf.subarray(0, room));
+    // This write fills the window. Node emits 'drain' only past its own
+    // high-water mark, which may be above ours: its flush callback tells us too.
+    sock.write(buf.length === room ? buf : buf.subarray(0, room), this.#onDrain);
     return room;
   }
 
@@ -836,7 +845,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     const log = this.#log;
     if (cursor.seq < this.#logBase) cursor.seq = this.#logBase;
     if (cursor.seq < this.#logBase + log.length) {
-      return log[cursor.seq++ - this.#logBase];
+      const event = log[cursor.seq++ - this.#logBase] as ChannelEvent;
+      // Once reported, a drop report is final: a later drop makes a new one.
+      if (event.type === 'error' && event.error === this.#dropReport) this.#dropReport = null;
+      return event;
     }
     const broken = this.#broken !== null;
     if (this.#server !== null) {
