@@ -8,8 +8,8 @@ import { AcceptQueueFullError, ChannelClosedError, ChannelStateError, Unsupporte
 import type { ChannelEvent, Operation } from './events.js';
 import { deferred, noop } from './internal/deferred.js';
 import type { Deferred } from './internal/deferred.js';
-import { newCursor, nextMacrotask } from './internal/cursor.js';
 import type { EventCursor, Watcher } from './internal/cursor.js';
+import { EventIterator } from './internal/event-iterator.js';
 import {
   checkAddress, checkFamily, checkPositiveInteger, checkSeconds, checkSocketType, toBuffer,
 } from './internal/validate.js';
@@ -47,9 +47,6 @@ const DEFAULT_CLOSE_TIMEOUT = 30;
 // Long enough for any burst of one-shot events (connect, errors, drop reports);
 // consumers that fall further behind skip the oldest.
 const ONE_SHOT_LOG_LIMIT = 64;
-// Events a channel's own iterator hands out back to back before it lets the
-// event loop run I/O and timers.
-const STREAK_LIMIT = 32;
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve(undefined);
 
@@ -879,76 +876,6 @@ function rejected(error: Error): Promise<undefined> {
   const promise = Promise.reject<undefined>(error);
   promise.catch(noop);
   return promise;
-}
-
-/** One consumer's iteration over a channel's events. */
-class EventIterator implements AsyncIterator<ChannelEvent> {
-  readonly #channel: Channel;
-  readonly #cursor = newCursor();
-  readonly #signal: AbortSignal | undefined;
-  #done = false;
-  #streak = 0;
-  #wake: (() => void) | null = null;
-  #unwatch: (() => void) | null = null;
-
-  constructor(channel: Channel, signal?: AbortSignal) {
-    this.#channel = channel;
-    this.#signal = signal;
-    if (signal !== undefined) {
-      if (signal.aborted) this.#done = true;
-      else signal.addEventListener('abort', this.#onAbort, { once: true });
-    }
-  }
-
-  readonly #onAbort = (): void => {
-    this.#finish();
-  };
-
-  async next(): Promise<IteratorResult<ChannelEvent>> {
-    for (;;) {
-      if (this.#done) return { done: true, value: undefined };
-      if (this.#streak >= STREAK_LIMIT) {
-        this.#streak = 0;
-        await nextMacrotask();
-        continue;
-      }
-      const event = channelInternals.pull(this.#channel, this.#cursor);
-      if (event === undefined) {
-        this.#finish();
-        continue;
-      }
-      if (event !== null) {
-        this.#streak++;
-        return { done: false, value: event };
-      }
-      this.#streak = 0;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-        this.#unwatch = channelInternals.watch(this.#channel, this.#onChange);
-      });
-    }
-  }
-
-  readonly #onChange = (): void => {
-    const wake = this.#wake;
-    this.#wake = null;
-    this.#unwatch?.();
-    this.#unwatch = null;
-    wake?.();
-  };
-
-  return(): Promise<IteratorResult<ChannelEvent>> {
-    // Stopping is not closing, except that a consumer handed `close` is done with it.
-    if (this.#cursor.closeSeen) channelInternals.pull(this.#channel, this.#cursor);
-    this.#finish();
-    return Promise.resolve({ done: true, value: undefined });
-  }
-
-  #finish(): void {
-    this.#done = true;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#onChange();
-  }
 }
 
 /** A channel's events as an ix AsyncIterableX. */

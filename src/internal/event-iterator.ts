@@ -1,0 +1,81 @@
+// One consumer's iteration over a channel's events. Not an async function:
+// when nothing holds, the promise returned by next() is settled straight from
+// the channel's change notification, saving a promise hop per event.
+import type { Channel } from '../channel.js';
+import { channelInternals } from '../channel.js';
+import type { ChannelEvent } from '../events.js';
+import { newCursor, nextMacrotask } from './cursor.js';
+
+// Events handed out back to back before the iterator lets the event loop run
+// I/O and timers, so one always-ready channel cannot starve them.
+const STREAK_LIMIT = 32;
+const DONE: IteratorResult<ChannelEvent> = Object.freeze({ done: true, value: undefined });
+
+export class EventIterator implements AsyncIterator<ChannelEvent> {
+  readonly #channel: Channel;
+  readonly #cursor = newCursor();
+  readonly #signal: AbortSignal | undefined;
+  #done = false;
+  #streak = 0;
+  #pending: ((result: IteratorResult<ChannelEvent>) => void) | null = null;
+  #unwatch: (() => void) | null = null;
+
+  constructor(channel: Channel, signal?: AbortSignal) {
+    this.#channel = channel;
+    this.#signal = signal;
+    if (signal?.aborted === true) this.#done = true;
+    else signal?.addEventListener('abort', this.#finish, { once: true });
+  }
+
+  next(): Promise<IteratorResult<ChannelEvent>> {
+    if (this.#done) return Promise.resolve(DONE);
+    if (this.#streak >= STREAK_LIMIT) {
+      this.#streak = 0;
+      return nextMacrotask().then(() => this.next());
+    }
+    const result = this.#take();
+    if (result !== null) {
+      this.#streak++;
+      return Promise.resolve(result);
+    }
+    this.#streak = 0;
+    this.#unwatch ??= channelInternals.watch(this.#channel, this.#onChange);
+    return new Promise((resolve) => { this.#pending = resolve; });
+  }
+
+  /** The next result that holds now, or null. */
+  #take(): IteratorResult<ChannelEvent> | null {
+    const event = channelInternals.pull(this.#channel, this.#cursor);
+    if (event === undefined) {
+      this.#finish();
+      return DONE;
+    }
+    return event === null ? null : { done: false, value: event };
+  }
+
+  readonly #onChange = (): void => {
+    const pending = this.#pending;
+    if (pending === null || this.#done) return;
+    const result = this.#take();
+    if (result === null || this.#pending === null) return;
+    this.#pending = null;
+    pending(result);
+  };
+
+  return(): Promise<IteratorResult<ChannelEvent>> {
+    // Stopping is not closing, except that a consumer handed `close` is done with it.
+    if (this.#cursor.closeSeen) channelInternals.pull(this.#channel, this.#cursor);
+    this.#finish();
+    return Promise.resolve(DONE);
+  }
+
+  readonly #finish = (): void => {
+    this.#done = true;
+    this.#signal?.removeEventListener('abort', this.#finish);
+    this.#unwatch?.();
+    this.#unwatch = null;
+    const pending = this.#pending;
+    this.#pending = null;
+    pending?.(DONE);
+  };
+}
