@@ -1,0 +1,255 @@
+// The benchmark suite: every server under test against the same load, servers
+// interleaved round by round, each figure also as a ratio to raw node:net from
+// the same round. Server CPU is read from /proc (user + system, all threads).
+//
+//   npm run bench              3 rounds (a few minutes)
+//   npm run bench -- --rounds 5
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const args = process.argv.slice(2);
+const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
+const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : null;
+const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
+const CLK_TCK = 100;
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const python = spawnSync('python3', ['-c', 'import asyncore'], { stdio: 'ignore' }).status === 0;
+
+interface Server { name: string; command: string[] }
+const servers: Server[] = [
+  { name: 'raw node:net', command: ['node', path.join(here, 'servers/raw.js')] },
+  { name: 'Channel for await', command: ['node', path.join(here, 'servers/channel-await.js')] },
+  { name: 'Channel helpers', command: ['node', path.join(here, 'servers/channel-helpers.js')] },
+  { name: 'Dispatcher', command: ['node', path.join(here, 'servers/dispatcher.js')] },
+  { name: 'DispatcherWithSend', command: ['node', path.join(here, 'servers/dispatcher-with-send.js')] },
+];
+if (python) {
+  servers.push({ name: 'Python asyncore', command: ['python3', path.join(root, 'bench/servers/python_asyncore.py')] });
+}
+
+interface Workload {
+  name: string;
+  job: Record<string, unknown>;
+  /** The figure compared across servers. */
+  unit: 'req/s' | 'MB/s' | 'conn/s' | 'KiB/conn';
+}
+const allWorkloads: Workload[] = [
+  { name: 'rr-100', job: { mode: 'rr', connections: 100 }, unit: 'req/s' },
+  { name: 'rr-1', job: { mode: 'rr', connections: 1 }, unit: 'req/s' },
+  { name: 'stream-8', job: { mode: 'stream', connections: 8 }, unit: 'MB/s' },
+  { name: 'churn', job: { mode: 'churn', connections: 16 }, unit: 'conn/s' },
+  { name: 'idle-10k', job: { mode: 'idle', idle: 10_000 }, unit: 'KiB/conn' },
+  { name: 'scaling-0', job: { mode: 'scaling', idle: 0 }, unit: 'req/s' },
+  { name: 'scaling-1k', job: { mode: 'scaling', idle: 1_000 }, unit: 'req/s' },
+  { name: 'scaling-10k', job: { mode: 'scaling', idle: 10_000 }, unit: 'req/s' },
+];
+const workloads = allWorkloads.filter((w) => only === null || only.includes(w.name));
+
+interface Sample {
+  value: number;
+  serverCpuPerM: number | null;
+  p50Us?: number;
+  p99Us?: number;
+  idleCpuPercent?: number;
+  loadSaturated: boolean;
+  errors: number;
+}
+
+function pinned(core: number, command: string[]): string[] {
+  return hasTaskset ? ['taskset', '-c', String(core), ...command] : command;
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+}
+
+async function firstLine(child: ChildProcess): Promise<string> {
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const [line] = (await once(lines, 'line')) as [string];
+  lines.close();
+  return line;
+}
+
+async function startServer(server: Server): Promise<{ child: ChildProcess; port: number; pid: number }> {
+  const [cmd, ...rest] = pinned(0, server.command) as [string, ...string[]];
+  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const { port, pid } = JSON.parse(await firstLine(child)) as { port: number; pid: number };
+  return { child, port, pid };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+}
+
+interface LoadResult { requests: number; bytes: number; seconds: number; latenciesUs?: { p50: number; p99: number }; loadCpuSeconds: number; errors: number }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function measure(server: Server, workload: Workload): Promise<Sample> {
+  const { child, port, pid } = await startServer(server);
+  const job = { ...workload.job, port, seconds };
+  const [cmd, ...rest] = pinned(1, ['node', path.join(here, 'loadgen.js'), JSON.stringify(job)]) as [string, ...string[]];
+  const load = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const loadExit = once(load, 'exit');
+  try {
+    if (workload.job.mode === 'idle') {
+      const rssBefore = rssKiB(pid);
+      const lines = createInterface({ input: load.stdout });
+      const next = lines[Symbol.asyncIterator]();
+      await next.next(); // 'ready': every connection is open
+      await sleep(500); // let the server finish accepting
+      const rssAfter = rssKiB(pid);
+      const t0 = cpuTicks(pid);
+      const idleMs = 3000;
+      await sleep(idleMs);
+      const ticks = cpuTicks(pid) - t0;
+      load.stdin.write('go\n');
+      const result = JSON.parse((await next.next()).value as string) as LoadResult;
+      lines.close();
+      return {
+        value: (rssAfter - rssBefore) / 10_000,
+        serverCpuPerM: null,
+        idleCpuPercent: (ticks / CLK_TCK / (idleMs / 1000)) * 100,
+        loadSaturated: false,
+        errors: result.errors,
+      };
+    }
+    const lines = createInterface({ input: load.stdout });
+    const next = lines[Symbol.asyncIterator]();
+    await next.next(); // 'started': connections are open, the timed phase begins
+    const t0 = cpuTicks(pid);
+    const started = process.hrtime.bigint();
+    const line = (await next.next()).value as string;
+    const t1 = cpuTicks(pid);
+    lines.close();
+    const result = JSON.parse(line) as LoadResult;
+    const wall = Number(process.hrtime.bigint() - started) / 1e9;
+    const cpu = (t1 - t0) / CLK_TCK;
+    const count = workload.unit === 'MB/s' ? result.bytes / 1e9 : result.requests / 1e6;
+    const value = workload.unit === 'MB/s' ? result.bytes / 1e6 / result.seconds : result.requests / result.seconds;
+    return {
+      value,
+      serverCpuPerM: count > 0 ? cpu / count : null,
+      ...(result.latenciesUs === undefined ? {} : { p50Us: result.latenciesUs.p50, p99Us: result.latenciesUs.p99 }),
+      loadSaturated: result.loadCpuSeconds / Math.max(result.seconds, wall) > 0.9,
+      errors: result.errors,
+    };
+  } finally {
+    // The load generator closes its connections and exits; then the server goes.
+    const timer = setTimeout(() => load.kill('SIGKILL'), 30_000);
+    await loadExit;
+    clearTimeout(timer);
+    await stop(child);
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+const samples = new Map<string, Sample[]>(); // `${workload}|${server}` → per round
+const key = (w: string, s: string): string => `${w}|${s}`;
+for (let round = 1; round <= rounds; round++) {
+  for (const workload of workloads) {
+    // Rotate the order each round so no server always runs first.
+    const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Server);
+    for (const server of order) {
+      process.stderr.write(`round ${round}/${rounds} ${workload.name} ${server.name} ... `);
+      const sample = await measure(server, workload);
+      process.stderr.write(`${sample.value.toFixed(1)} ${workload.unit}\n`);
+      const list = samples.get(key(workload.name, server.name)) ?? [];
+      list.push(sample);
+      samples.set(key(workload.name, server.name), list);
+    }
+  }
+}
+
+interface Row {
+  workload: string; unit: string; server: string;
+  median: number; min: number; max: number; ratio: number;
+  cpuPerUnit: number | null; cpuRatio: number | null;
+  p50Us?: number; p99Us?: number; idleCpuPercent?: number;
+  saturatedRounds: number; errors: number;
+}
+const rows: Row[] = [];
+for (const workload of workloads) {
+  const raw = samples.get(key(workload.name, 'raw node:net')) ?? [];
+  for (const server of servers) {
+    const list = samples.get(key(workload.name, server.name)) ?? [];
+    const values = list.map((s) => s.value);
+    // Ratios are taken per round against raw from the same round, then the median.
+    const lowerIsBetter = workload.unit === 'KiB/conn';
+    const ratios = list.map((s, i) => {
+      const r = raw[i]?.value ?? NaN;
+      return lowerIsBetter ? r / s.value : s.value / r;
+    });
+    const cpuRatios = list.map((s, i) => {
+      const reference = raw[i]?.serverCpuPerM ?? null;
+      return s.serverCpuPerM === null || reference === null ? NaN : reference / s.serverCpuPerM;
+    });
+    const cpu = list.map((s) => s.serverCpuPerM ?? NaN);
+    const row: Row = {
+      workload: workload.name,
+      unit: workload.unit,
+      server: server.name,
+      median: median(values),
+      min: Math.min(...values),
+      max: Math.max(...values),
+      ratio: median(ratios),
+      cpuPerUnit: Number.isFinite(median(cpu)) ? median(cpu) : null,
+      cpuRatio: Number.isFinite(median(cpuRatios)) ? median(cpuRatios) : null,
+      saturatedRounds: list.filter((s) => s.loadSaturated).length,
+      errors: list.reduce((sum, s) => sum + s.errors, 0),
+    };
+    if (list[0]?.p50Us !== undefined) {
+      row.p50Us = median(list.map((s) => s.p50Us ?? NaN));
+      row.p99Us = median(list.map((s) => s.p99Us ?? NaN));
+    }
+    if (list[0]?.idleCpuPercent !== undefined) row.idleCpuPercent = median(list.map((s) => s.idleCpuPercent ?? NaN));
+    rows.push(row);
+  }
+}
+
+const fmt = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+const header = '| workload | server | median (min–max) | ratio to raw | server CPU s per M req (per GB) | CPU ratio | p50 / p99 µs | load saturated | errors |';
+const table = [header, '|---|---|---|---|---|---|---|---|---|'];
+for (const r of rows) {
+  const extra = r.idleCpuPercent === undefined ? '' : `, idle CPU ${fmt(r.idleCpuPercent)}%`;
+  table.push(`| ${r.workload} | ${r.server} | ${fmt(r.median, 1)} ${r.unit} (${fmt(r.min, 1)}–${fmt(r.max, 1)})${extra} | ${fmt(r.ratio)} | ${fmt(r.cpuPerUnit)} | ${fmt(r.cpuRatio)} | ${r.p50Us === undefined ? '–' : `${fmt(r.p50Us, 0)} / ${fmt(r.p99Us, 0)}`} | ${r.saturatedRounds}/${rounds} | ${r.errors} |`);
+}
+console.log(table.join('\n'));
+if (!python) console.log('\nPython asyncore skipped: python3 with asyncore not found.');
+
+const environment = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+  taskset: hasTaskset,
+  rounds,
+  secondsPerRun: seconds,
+  command: `npm run bench -- ${args.join(' ')}`.trim(),
+};
+const resultsDir = path.join(root, 'bench/results');
+if (!existsSync(resultsDir)) mkdirSync(resultsDir, { recursive: true });
+writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ environment, rows }, null, 2)}\n`);
+writeFileSync(path.join(resultsDir, 'latest.md'), `${table.join('\n')}\n\nEnvironment: ${JSON.stringify(environment)}\n`);
