@@ -854,7 +854,8 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     } else {
       const readReady = this.#buffered > 0 || (this.#eof && !this.#eofTaken && !broken);
       const wantsRead = readReady && this.readInterest;
-      const writeReady = this.#state === 'open' && !broken && this.#sock !== null
+      // Once the end of stream is taken, `close` is next, whatever the write interest.
+      const writeReady = this.#state === 'open' && !broken && !this.#eofTaken && this.#sock !== null
         && this.#sock.writableLength < this.#writeHwm && this.writeInterest;
       if (wantsRead && (!writeReady || !cursor.preferWrite)) {
         cursor.preferWrite = writeReady;

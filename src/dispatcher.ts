@@ -159,12 +159,25 @@ export class Dispatcher extends Channel {
 }
 
 const closeHandled = new WeakSet<Dispatcher>();
+// One-shot events (connect, error) stay in the channel's log for every
+// consumer, so each new loop() over the map sees them again (the positional
+// `loop(timeout, usePoll, map, 1)` is often called in a loop): their handlers
+// run once all the same.
+const oneShotHandled = new WeakSet<ChannelEvent>();
+
+function firstTime(event: ChannelEvent): boolean {
+  if (oneShotHandled.has(event)) return false;
+  oneShotHandled.add(event);
+  return true;
+}
 
 function callHandler(dispatcher: Dispatcher, event: ChannelEvent): HandlerResult {
   switch (event.type) {
     case 'read': return dispatcher.handleRead();
     case 'write': return dispatcher.handleWrite();
-    case 'connect': return dispatcher.handleConnect();
+    case 'connect':
+      if (!firstTime(event)) return;
+      return dispatcher.handleConnect();
     case 'accept': return dispatcher.handleAccept();
     case 'expt': return dispatcher.handleExpt();
     case 'close':
@@ -172,6 +185,7 @@ function callHandler(dispatcher: Dispatcher, event: ChannelEvent): HandlerResult
       closeHandled.add(dispatcher);
       return dispatcher.handleClose();
     case 'error': {
+      if (!firstTime(event)) return;
       const code = (event.error as NodeJS.ErrnoException).code;
       // The peer went away: `close` follows and calls handleClose().
       if (code !== undefined && DISCONNECTED.has(code)) return;

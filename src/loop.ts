@@ -14,7 +14,7 @@ import { checkPositiveInteger, checkSeconds } from './internal/validate.js';
  * @example `loop({ map, timeout: 5, signal: AbortSignal.timeout(60_000) })`
  */
 export interface LoopOptions {
-  /** Seconds without any event before a `timeout` event (iteration only). Default 30. */
+  /** Seconds without any event before a `timeout` event (iteration), or before an idle pass ends (`await` with a `count`). Default 30. */
   timeout?: number;
   /** The channels to watch. Default {@link socketMap}. */
   map?: ChannelMap;
@@ -74,16 +74,19 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
     };
   }
 
-  #engine(dispatching: boolean): Engine {
+  #engine(dispatching: boolean, fail: (error: unknown) => void = noop): Engine {
     const { map, timeout, pollInterval, count } = this.#options;
     const options: EngineOptions = {
       map,
       accepts: dispatching ? isDispatcher : () => true,
       polls: isDispatcher,
       onPullError: (channel, error) => {
-        if (channel instanceof Dispatcher) void Promise.resolve(reportFailure(channel, error)).catch(noop);
+        // A readable()/writable() that throws goes to handleError, as a handler would.
+        if (channel instanceof Dispatcher) reportFailure(channel, error)?.then(undefined, fail);
       },
-      timeoutMs: dispatching ? null : timeout * 1000,
+      // The dispatch run yields no timeout events, but with a count an idle
+      // timeout is a pass, as in Python: `await loop(0.1, false, map, 1)` ends.
+      timeoutMs: dispatching && count === undefined ? null : timeout * 1000,
       pollMs: Math.max(1, pollInterval * 1000),
       count: count ?? null,
     };
@@ -187,14 +190,14 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
   }
 
   async #dispatchAll(): Promise<undefined> {
-    const engine = this.#engine(true);
-    const unbind = this.#bindStop(engine);
     const state: { exit: Error | null } = { exit: null };
-    const release = (entry: NonNullable<Engine['last']>) => (): void => { engine.release(entry); };
     const fail = (error: unknown): void => {
       state.exit ??= error instanceof Error ? error : new Error(String(error));
       engine.stop();
     };
+    const engine = this.#engine(true, fail);
+    const unbind = this.#bindStop(engine);
+    const release = (entry: NonNullable<Engine['last']>) => (): void => { engine.release(entry); };
     // Read through a function: a rejection can set it during any await.
     const checkExit = (): void => {
       if (state.exit !== null) throw state.exit;

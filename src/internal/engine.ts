@@ -47,7 +47,11 @@ export interface EngineOptions {
   readonly timeoutMs: number | null;
   /** Milliseconds between sweeps of polled channels while idle. */
   readonly pollMs: number;
-  /** Most rounds to run, or `null`. */
+  /**
+   * Most passes to run, or `null`. A pass is a round that handed out an
+   * event, or a timeout; a round that found nothing (the first look at new
+   * channels, an idle sweep) is not one, so each pass waits as Python's does.
+   */
   readonly count: number | null;
 }
 
@@ -60,9 +64,12 @@ export class Engine {
   #yielded = true;
   #polled = 0;
   #rounds = 0;
+  #roundCounted = false;
   #sweepCursor: Iterator<Channel> | null = null;
   #waiter: ((result: WaitResult) => void) | null = null;
   #blockedSince = 0;
+  /** An event or a timeout was handed out since the idle time was last measured. */
+  #active = true;
   #timeoutTimer: NodeJS.Timeout | null = null;
   #pollTimer: NodeJS.Timeout | null = null;
   #stopped = false;
@@ -158,7 +165,7 @@ export class Engine {
           this.#stopped = true;
           return null;
         }
-        this.#rounds++;
+        this.#roundCounted = false;
         this.#yielded = false;
         const spent = this.#current;
         spent.length = 0;
@@ -183,6 +190,11 @@ export class Engine {
         continue;
       }
       if (event === null) continue;
+      if (!this.#roundCounted) {
+        this.#roundCounted = true;
+        this.#rounds++;
+      }
+      this.#active = true;
       this.last = entry;
       this.#enqueue(entry);
       return event;
@@ -219,12 +231,20 @@ export class Engine {
   /** Waits for a change, the timeout, the map to empty, or `stop()`. */
   wait(): Promise<WaitResult> {
     this.#yielded = true;
+    // The last pass is over: do not wait for a timeout that would be one more.
+    const { count } = this.#options;
+    if (count !== null && this.#rounds >= count) this.#stopped = true;
     if (this.#stopped) return Promise.resolve('stop');
     if (this.#next.length > 0) return Promise.resolve('woke');
     if (this.#options.map.size === 0) return Promise.resolve('end');
     const { timeoutMs } = this.#options;
     if (timeoutMs !== null) {
-      this.#blockedSince = performance.now();
+      // Idle time counts from the last event, not from the last wake: sweeps
+      // of polled channels that find nothing must not put the timeout off.
+      if (this.#active) {
+        this.#active = false;
+        this.#blockedSince = performance.now();
+      }
       this.#timeoutTimer ??= setTimeout(this.#onTimeoutTimer, timeoutMs);
     }
     return new Promise((resolve) => { this.#waiter = resolve; });
@@ -240,6 +260,7 @@ export class Engine {
       return;
     }
     if (this.#options.count !== null && ++this.#rounds >= this.#options.count) this.#stopped = true;
+    this.#active = true;
     this.#wake('timeout');
   };
 
