@@ -1,6 +1,14 @@
 import type { Channel } from './channel.js';
 
-/** Called when a channel joins or leaves a map. */
+/**
+ * Called by a {@link ChannelMap} when a channel joins it (`added` true) or
+ * leaves it (`added` false); see {@link ChannelMap.watch}.
+ * @example
+ * ```ts
+ * const listener: MapListener = (channel, added) => console.log(channel.id, added ? 'joined' : 'left');
+ * const stop = map.watch(listener);
+ * ```
+ */
 export type MapListener = (channel: Channel, added: boolean) => void;
 
 /**
@@ -23,7 +31,10 @@ export class ChannelMap extends Map<number, Channel> {
    * @param id - the channel's {@link Channel.id}
    * @param channel - the channel
    * @returns this map
-   * @example `map.set(channel.id, channel)`
+   * @example
+   * ```ts
+   * map.set(channel.id, channel)
+   * ```
    */
   override set(id: number, channel: Channel): this {
     const isNew = !super.has(id);
@@ -36,7 +47,10 @@ export class ChannelMap extends Map<number, Channel> {
    * Removes the channel under `id` (without closing it).
    * @param id - the channel's id
    * @returns whether a channel was removed
-   * @example `map.delete(channel.id)`
+   * @example
+   * ```ts
+   * map.delete(channel.id)
+   * ```
    */
   override delete(id: number): boolean {
     const channel = super.get(id);
@@ -48,7 +62,10 @@ export class ChannelMap extends Map<number, Channel> {
 
   /**
    * Removes every channel (without closing them); see {@link closeAll} to close them.
-   * @example `map.clear()`
+   * @example
+   * ```ts
+   * map.clear()
+   * ```
    */
   override clear(): void {
     for (const id of [...super.keys()]) this.delete(id);
@@ -56,7 +73,10 @@ export class ChannelMap extends Map<number, Channel> {
 
   /**
    * Closes every channel in the map, then empties it: `await using` support.
-   * @example `await using map = new ChannelMap();`
+   * @example
+   * ```ts
+   * await using map = new ChannelMap();
+   * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
     for (const channel of [...super.values()]) channel.close();
@@ -69,7 +89,10 @@ export class ChannelMap extends Map<number, Channel> {
    * Used by loops; rarely needed elsewhere.
    * @param listener - called with the channel and whether it was added
    * @returns a function that removes the listener
-   * @example `const stop = map.watch((ch, added) => console.log(ch.id, added)); stop();`
+   * @example
+   * ```ts
+   * const stop = map.watch((ch, added) => console.log(ch.id, added)); stop();
+   * ```
    */
   watch(listener: MapListener): () => void {
     this.#listeners.add(listener);
@@ -79,6 +102,9 @@ export class ChannelMap extends Map<number, Channel> {
 
 /**
  * The default map, used by channels and loops that are given none: Python's `socket_map`.
- * @example `await loop(); // watches socketMap`
+ * @example
+ * ```ts
+ * await loop(); // watches socketMap
+ * ```
  */
 export const socketMap = new ChannelMap();

@@ -17,27 +17,75 @@ import type { IpAddress } from './internal/validate.js';
 
 /**
  * Tuning of one channel; every field has a default.
- * @example `new Channel(undefined, map, { writeHighWaterMark: 1 << 20 })`
+ * @example
+ * ```ts
+ * new Channel(undefined, map, { writeHighWaterMark: 1 << 20 })
+ * ```
  */
 export interface ChannelOptions {
-  /** Bytes buffered unread before Node stops reading from the kernel. Default 65536. */
+  /**
+   * Bytes received and not yet taken by `recv()` at which Node stops reading
+   * from the kernel until `recv()` takes them below it. A positive integer;
+   * default 65536.
+   * @example
+   * ```ts
+   * new Channel(sock, map, { readHighWaterMark: 16 * 1024 })
+   * ```
+   */
   readHighWaterMark?: number;
-  /** Bytes waiting to be flushed above which `send()` accepts nothing. Default 65536. */
+  /**
+   * Bytes accepted and not yet flushed to the kernel at which `send()` accepts
+   * nothing more; `send()` takes only what fits under it. A positive integer;
+   * default 65536.
+   * @example
+   * ```ts
+   * new Channel(sock, map, { writeHighWaterMark: 1 << 20 })
+   * ```
+   */
   writeHighWaterMark?: number;
-  /** Connections a listener holds unaccepted; beyond it new ones are closed at once. Default 1024. */
+  /**
+   * Connections a listener holds waiting for `accept()`; beyond it new ones
+   * are closed at once, counted in {@link Channel.droppedConnections} and
+   * reported as an {@link AcceptQueueFullError}. A positive integer; default 1024.
+   * @example
+   * ```ts
+   * new Channel(null, map, { acceptQueueLimit: 64 })
+   * ```
+   */
   acceptQueueLimit?: number;
-  /** Seconds `close()` waits for accepted bytes to flush before destroying the socket. Default 30. */
+  /**
+   * Seconds `close()` waits for accepted bytes to flush (and for the peer to
+   * end) before destroying the socket. 0 or more; default 30.
+   * @example
+   * ```ts
+   * new Channel(sock, map, { closeTimeout: 5 })
+   * ```
+   */
   closeTimeout?: number;
 }
 
 /**
  * A channel's life: `idle` (no socket yet, or only `createSocket()`), then
- * `connecting` → `open`, or `listening`; `closed` is final.
+ * `connecting` → `open`, or `listening`; a channel made from an accepted
+ * socket starts `open`; `closed` is final.
+ *
  * ```
- * idle ──connect()──▶ connecting ──connect event──▶ open ──close()/close event──▶ closed
- *   └───listen()───▶ listening ─────────────────────────────close()/failure──────▶ closed
+ * idle ──connect()──▶ connecting ──connect event──▶ open ──close(), or close event──▶ closed
+ *  │                      └──failure: error, then close event──────────────────────▶ closed
+ *  ├───listen()───▶ listening ──close(), or failure: error, then close event───────▶ closed
+ *  └───close()─────────────────────────────────────────────────────────────────────▶ closed
+ * accepted socket ──new Channel(sock)──▶ open
  * ```
- * @example `if (channel.state === 'open') channel.send('hi');`
+ *
+ * "close event": once a consumer was handed `close`, its next pull (or
+ * leaving its iteration) closes the channel. `close()` or `abort()` closes it
+ * from any state. A broken connection, a failed connect or a failed listen
+ * keeps its state until then, with {@link Channel.connected},
+ * {@link Channel.connecting} or {@link Channel.accepting} false.
+ * @example
+ * ```ts
+ * if (channel.state === 'open') channel.send('hi');
+ * ```
  */
 export type ChannelState = 'idle' | 'connecting' | 'open' | 'listening' | 'closed';
 
@@ -103,7 +151,14 @@ export const channelInternals = {} as {
  * ```
  */
 export class Channel implements AsyncIterable<ChannelEvent> {
-  /** Unique id of this channel, its key in its map. */
+  /**
+   * Unique id of this channel (a positive integer, never reused in the
+   * process), its key in its map.
+   * @example
+   * ```ts
+   * channel.map.get(channel.id) === channel // while the channel is in its map
+   * ```
+   */
   readonly id = nextId++;
   /** Event read-interest of a plain channel; see {@link Channel.readInterest}. */
   #readInterest = true;
@@ -164,7 +219,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * @param sock - a socket returned by {@link Channel.accept}, or nothing
    * @param map - the map to join; default {@link socketMap}
    * @param options - buffer bounds and timeouts
-   * @throws TypeError when `sock` is not a `net.Socket`
+   * @throws TypeError when `sock` is not a `net.Socket`; TypeError/RangeError for a bad option
    * @example
    * ```ts
    * const pair = listener.accept();
@@ -190,42 +245,136 @@ export class Channel implements AsyncIterable<ChannelEvent> {
 
   // ---- state ---------------------------------------------------------------
 
-  /** Where the channel is in its life; see {@link ChannelState}. @example `channel.state // 'open'` */
+  /**
+   * Where the channel is in its life; see {@link ChannelState}.
+   * @example
+   * ```ts
+   * channel.state // 'open'
+   * ```
+   */
   get state(): ChannelState { return this.#state; }
-  /** True once the connection is made (an accepted channel is connected at once). @example `if (channel.connected) channel.send('x')` */
+
+  /**
+   * True once the connection is made (an accepted channel is connected at once).
+   * @example
+   * ```ts
+   * if (channel.connected) channel.send('x')
+   * ```
+   */
   get connected(): boolean { return this.#state === 'open' && this.#broken === null; }
-  /** True once `listen()` was called and until the channel closes. @example `if (channel.accepting) channel.accept()` */
+
+  /**
+   * True once `listen()` was called and until the channel closes.
+   * @example
+   * ```ts
+   * if (channel.accepting) channel.accept()
+   * ```
+   */
   get accepting(): boolean { return this.#state === 'listening' && this.#broken === null; }
-  /** True between `connect()` and the `connect` or `error` event. @example `channel.connecting // true right after connect()` */
+
+  /**
+   * True between `connect()` and the `connect` or `error` event.
+   * @example
+   * ```ts
+   * channel.connecting // true right after connect()
+   * ```
+   */
   get connecting(): boolean { return this.#state === 'connecting' && this.#broken === null; }
-  /** True once `close()` or `abort()` was called, or the channel closed itself. @example `if (!channel.closing) channel.close()` */
+
+  /**
+   * True once `close()` or `abort()` was called, or the channel closed itself.
+   * @example
+   * ```ts
+   * if (!channel.closing) channel.close()
+   * ```
+   */
   get closing(): boolean { return this.#closing; }
+
   /**
    * The address: the peer's for a connected or accepted channel, the bound
    * one (with its real port once `opened` resolves) for a listener; `null` before.
-   * @example `const [host, port] = listener.addr as [string, number];`
+   * @example
+   * ```ts
+   * const [host, port] = listener.addr as [string, number];
+   * ```
    */
   get addr(): Address | null { return this.#addr; }
-  /** The Node socket (`net.Socket`), server (`net.Server`) or `null`. @example `channel.socket?.setNoDelay?.(true)` */
+
+  /**
+   * The Node socket (`net.Socket`), server (`net.Server`) or `null`.
+   * @example
+   * ```ts
+   * const sock = channel.socket;
+   * if (sock instanceof net.Socket) sock.setNoDelay(true);
+   * ```
+   */
   get socket(): net.Socket | net.Server | null { return this.#sock ?? this.#server; }
-  /** The family given to {@link Channel.createSocket}, or `null`. @example `channel.family // 'AF_INET'` */
+
+  /**
+   * The family given to {@link Channel.createSocket}, or `null`.
+   * @example
+   * ```ts
+   * channel.family // 'AF_INET'
+   * ```
+   */
   get family(): Family | null { return this.#family; }
-  /** The map this channel belongs to. @example `channel.map.size` */
+
+  /**
+   * The map this channel belongs to.
+   * @example
+   * ```ts
+   * channel.map.size
+   * ```
+   */
   get map(): ChannelMap { return this.#map; }
-  /** Connections a listener closed because its accept queue was full. @example `listener.droppedConnections // 0` */
+
+  /**
+   * Connections a listener closed because its accept queue was full.
+   * @example
+   * ```ts
+   * listener.droppedConnections // 0
+   * ```
+   */
   get droppedConnections(): number { return this.#dropped; }
-  /** Bytes received and not yet taken by `recv()`. @example `channel.bufferedAmount` */
+
+  /**
+   * Bytes received and not yet taken by `recv()`.
+   * @example
+   * ```ts
+   * channel.bufferedAmount
+   * ```
+   */
   get bufferedAmount(): number { return this.#buffered; }
-  /** Bytes accepted by `send()`/`write()` and not yet flushed to the kernel. @example `channel.pendingWrite` */
+
+  /**
+   * Bytes accepted by `send()`/`write()` and not yet flushed to the kernel.
+   * @example
+   * ```ts
+   * channel.pendingWrite
+   * ```
+   */
   get pendingWrite(): number { return this.#sock?.writableLength ?? 0; }
 
   /**
    * Whether `read` and `accept` events are reported (default `true`). Turn it
    * off to stop hearing about input you do not want yet; bytes keep arriving
    * up to the read high-water mark and then Node stops reading.
-   * @example `channel.readInterest = false;`
+   * @example
+   * ```ts
+   * channel.readInterest = false;
+   * ```
    */
   get readInterest(): boolean { return this.#readInterest; }
+
+  /**
+   * Turns `read` and `accept` events on or off; every consumer waiting on the
+   * channel is told at once.
+   * @param on - whether to report them
+   * @example
+   * ```ts
+   * channel.readInterest = inbox.length < 10;
+   * ```
+   */
   set readInterest(on: boolean) {
     this.#readInterest = on;
     this.#signal();
@@ -242,6 +391,16 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * ```
    */
   get writeInterest(): boolean { return this.#writeInterest; }
+
+  /**
+   * Turns `write` events on or off; every consumer waiting on the channel is
+   * told at once.
+   * @param on - whether to report them
+   * @example
+   * ```ts
+   * channel.writeInterest = pending.length > 0;
+   * ```
+   */
   set writeInterest(on: boolean) {
     this.#writeInterest = on;
     this.#signal();
@@ -251,14 +410,27 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * Resolves once the channel is connected or listening (a listener's
    * {@link Channel.addr} then holds its real port); rejects if it never gets
    * there. Never an unhandled rejection, awaited or not.
-   * @example `await listener.opened; console.log(listener.addr);`
+   * @example
+   * ```ts
+   * await listener.opened; console.log(listener.addr);
+   * ```
    */
   get opened(): Promise<undefined> { return this.#opened.promise; }
 
   /**
-   * Resolves once the channel is closed, by either side or by a broken
-   * connection. Never rejects.
-   * @example `await channel.closed;`
+   * Resolves once the channel is closed: by `close()` or `abort()`; by a
+   * broken connection or a failed connect or listen (at once, before its
+   * events are taken); or when a consumer that was handed the `close` event
+   * (which comes after the peer's end of stream was taken) moves on: its next
+   * pull, or leaving its iteration, closes the channel. A clean end of stream
+   * alone, read through {@link Channel.chunks} or `recv()`, leaves the channel
+   * open, so a reply can still be written, until `close()`. Never rejects.
+   * @example
+   * ```ts
+   * for await (const chunk of channel.chunks()) await channel.write(chunk);
+   * channel.close();      // the end of stream alone does not close it
+   * await channel.closed;
+   * ```
    */
   get closed(): Promise<undefined> { return this.#closed.promise; }
 
@@ -271,7 +443,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * @param type - {@link SOCK_STREAM}
    * @throws TypeError for an unknown family or type; UnsupportedError for `SOCK_DGRAM`;
    *   ChannelStateError when the channel already has a socket
-   * @example `channel.createSocket(AF_INET6, SOCK_STREAM);`
+   * @example
+   * ```ts
+   * channel.createSocket(AF_INET6, SOCK_STREAM);
+   * ```
    */
   createSocket(family: Family = AF_INET, type: SocketType = SOCK_STREAM): void {
     checkFamily(family);
@@ -288,7 +463,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * @param sock - a connected `net.Socket`, usually from {@link Channel.accept}
    * @param map - the map to join; default the channel's
    * @throws TypeError when `sock` is not a `net.Socket`; ChannelStateError when the channel has a socket
-   * @example `channel.setSocket(sock);`
+   * @example
+   * ```ts
+   * channel.setSocket(sock);
+   * ```
    */
   setSocket(sock: net.Socket, map?: ChannelMap | null): void {
     if (!(sock instanceof net.Socket)) throw new TypeError('Invalid socket: expected a net.Socket');
@@ -315,7 +493,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   /**
    * Kept for porting: Node already sets `SO_REUSEADDR` on every TCP listener,
    * so a restarted server can bind its port at once. Does nothing else.
-   * @example `server.setReuseAddr();`
+   * @example
+   * ```ts
+   * server.setReuseAddr();
+   * ```
    */
   setReuseAddr(): void {
     this.#checkOpen('set SO_REUSEADDR');
@@ -326,8 +507,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * operating-system failure (EADDRINUSE, EACCES) is reported then, as an
    * `error` event with operation `listen` or `connect`.
    * @param address - `[host, port]` (port 0: any free port; host `''`: every interface) or a Unix path
-   * @throws TypeError/RangeError for a bad address; ChannelStateError without a socket or when bound
-   * @example `server.bind(['127.0.0.1', 0]);`
+   * @throws ChannelClosedError after `close()`; ChannelStateError without a socket
+   *   (checked before the address, which is checked against the family);
+   *   TypeError/RangeError for a bad address; ChannelStateError when already bound
+   * @example
+   * ```ts
+   * server.bind(['127.0.0.1', 0]);
+   * ```
    */
   bind(address: Address): void {
     const family = this.#needFamily('bind');
@@ -343,8 +529,12 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * Starts listening. Incoming connections wait paused in the channel's
    * accept queue (bounded by `acceptQueueLimit`) until {@link Channel.accept}.
    * @param backlog - the kernel's backlog for pending connections (at least 0)
-   * @throws TypeError/RangeError for a bad backlog; ChannelStateError without a socket or when not idle
-   * @example `server.listen(511); await server.opened;`
+   * @throws TypeError/RangeError for a bad backlog; ChannelClosedError after `close()`;
+   *   ChannelStateError without a socket or when not idle
+   * @example
+   * ```ts
+   * server.listen(511); await server.opened;
+   * ```
    */
   listen(backlog = 511): void {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog)) {
@@ -380,8 +570,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * refused or unreachable peer or an unknown host gives an `error` event
    * (operation `connect`, Node's `code` kept) and then `close`.
    * @param address - `[host, port]` or a Unix path
-   * @throws TypeError/RangeError for a bad address; ChannelStateError without a socket or when not idle
-   * @example `client.connect(['::1', port]); await client.opened;`
+   * @throws ChannelClosedError after `close()`; ChannelStateError without a socket
+   *   (checked before the address, which is checked against the family);
+   *   TypeError/RangeError for a bad address; ChannelStateError when not idle
+   * @example
+   * ```ts
+   * client.connect(['::1', port]); await client.opened;
+   * ```
    */
   connect(address: Address): void {
     const family = this.#needFamily('connect');
@@ -436,7 +631,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * @returns the number of bytes accepted
    * @throws TypeError for other data; ChannelClosedError after `close()`;
    *   ChannelStateError before `connect()`
-   * @example `const sent = channel.send(buffer); buffer = buffer.subarray(sent);`
+   * @example
+   * ```ts
+   * const sent = channel.send(buffer); buffer = buffer.subarray(sent);
+   * ```
    */
   send(data: Buffer | Uint8Array | string): number {
     const buf = toBuffer(data);
@@ -450,9 +648,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * @param bufferSize - the most bytes to return (a positive integer)
    * @returns at most `bufferSize` bytes; `null` when nothing waits and the peer
    *   is still open; an empty buffer at end of stream (or once a broken connection's bytes are taken)
-   * @throws TypeError/RangeError for a bad size; ChannelClosedError after `close()`;
+   * @throws TypeError/RangeError for a bad size (checked first: `recv(0)` on a
+   *   closed channel throws RangeError); ChannelClosedError after `close()`;
    *   ChannelStateError on a channel that has no connection
-   * @example `const data = channel.recv(65536); if (data?.length === 0) channel.close();`
+   * @example
+   * ```ts
+   * const data = channel.recv(65536); if (data?.length === 0) channel.close();
+   * ```
    */
   recv(bufferSize: number): Buffer | null {
     checkPositiveInteger('bufferSize', bufferSize);
@@ -494,7 +696,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * connection once every accepted byte is flushed (destroying it if the peer
    * does not take them within `closeTimeout` seconds). A listener stops
    * listening and closes the connections still queued. Idempotent.
-   * @example `channel.close(); channel.close(); // fine`
+   * @example
+   * ```ts
+   * channel.close(); channel.close(); // fine
+   * ```
    */
   close(): void {
     if (!this.#shutDown()) return;
@@ -513,7 +718,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   /**
    * Closes abruptly: discards bytes not yet flushed and resets the connection
    * (TCP sends RST; a Unix socket's peer sees an end). Idempotent.
-   * @example `channel.abort();`
+   * @example
+   * ```ts
+   * channel.abort();
+   * ```
    */
   abort(): void {
     if (!this.#shutDown()) return;
@@ -526,7 +734,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
 
   /**
    * Closes the channel: `await using` support.
-   * @example `await using channel = new Channel();`
+   * @example
+   * ```ts
+   * await using channel = new Channel();
+   * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
@@ -537,9 +748,15 @@ export class Channel implements AsyncIterable<ChannelEvent> {
 
   /**
    * The channel's events as an ix `AsyncIterableX`, for `pipe(filter(...), take(n))`.
+   * Each iteration starts with the channel's one-shot events still in its log
+   * (`connect`, errors: up to 64), even those another consumer already saw.
    * Leaving the iteration early leaves the channel open.
    * @returns a new event stream over this channel
-   * @example `for await (const ev of channel.events().pipe(filter((e) => e.type === 'read'))) ...`
+   * @example
+   * ```ts
+   * const reads = channel.events().pipe(filter((ev) => ev.type === 'read'));
+   * for await (const ev of reads) console.log(ev.channel.recv(4096));
+   * ```
    */
   events(): AsyncIterableX<ChannelEvent> {
     return new ChannelEvents(this);
@@ -549,7 +766,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * Iterates the channel's events; see {@link Channel.events}.
    * @param signal - stops the iteration when aborted (ix passes one)
    * @returns an iterator over this channel's events
-   * @example `for await (const ev of channel) console.log(ev.type);`
+   * @example
+   * ```ts
+   * for await (const ev of channel) console.log(ev.type);
+   * ```
    */
   [Symbol.asyncIterator](signal?: AbortSignal): AsyncIterator<ChannelEvent> {
     return new EventIterator(this, signal);
@@ -563,7 +783,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * @param data - a Buffer, Uint8Array or string (UTF-8)
    * @returns a promise that resolves once every byte is accepted
    * @throws TypeError (synchronously) for other data
-   * @example `await channel.write('hello\n');`
+   * @example
+   * ```ts
+   * await channel.write('hello\n');
+   * ```
    */
   write(data: Buffer | Uint8Array | string): Promise<undefined> {
     const buf = toBuffer(data);
@@ -579,10 +802,18 @@ export class Channel implements AsyncIterable<ChannelEvent> {
 
   /**
    * Received bytes as they come, ending at end of stream (and after a local
-   * `close()`); throws the connection's error if it breaks.
+   * `close()`); throws the connection's error if it breaks, after the bytes
+   * that came before it. Reads with `recv()`: read the channel no other way
+   * meanwhile. Ending at end of stream does not close the channel (the peer
+   * may still read a reply): call `close()` when done.
    * @param size - the most bytes per chunk (default 65536)
    * @returns an async iterable of buffers
-   * @example `for await (const chunk of channel.chunks()) process.stdout.write(chunk);`
+   * @throws TypeError/RangeError for a bad size, when iteration starts; the
+   *   connection's error if it breaks
+   * @example
+   * ```ts
+   * for await (const chunk of channel.chunks()) process.stdout.write(chunk);
+   * ```
    */
   async *chunks(size = 65536): AsyncGenerator<Buffer, void, undefined> {
     checkPositiveInteger('size', size);
@@ -604,11 +835,17 @@ export class Channel implements AsyncIterable<ChannelEvent> {
 
   /**
    * Accepted connections of a listening channel, as connected channels that
-   * join this channel's map. Ends when the listener closes; throws a listen
-   * failure (EADDRINUSE ...). Errors that leave the listener open stay `error`
-   * events on the listener.
+   * join this channel's map with the default {@link ChannelOptions}, not the
+   * listener's (to choose them, call {@link Channel.accept} and
+   * `new Channel(sock, map, options)`). Ends when the listener closes; throws
+   * a listen failure (EADDRINUSE ...). Errors that leave the listener open
+   * stay `error` events on the listener.
    * @returns an async iterable of channels
-   * @example `for await (const conn of server.connections()) void serve(conn);`
+   * @throws the listen failure
+   * @example
+   * ```ts
+   * for await (const conn of server.connections()) void serve(conn);
+   * ```
    */
   async *connections(): AsyncGenerator<Channel, void, undefined> {
     for (;;) {
@@ -620,7 +857,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     }
   }
 
-  /** A short description, like Python's repr. @example `String(channel) // '<Channel open 127.0.0.1:4000 #3>'` */
+  /**
+   * A short description, like Python's repr.
+   * @example
+   * ```ts
+   * String(channel) // '<Channel open 127.0.0.1:4000 #3>'
+   * ```
+   */
   toString(): string {
     const addr = this.#addr === null ? '' : typeof this.#addr === 'string' ? ` ${this.#addr}` : ` ${this.#addr[0]}:${this.#addr[1]}`;
     return `<${this.constructor.name} ${this.#state}${addr} #${this.id}>`;

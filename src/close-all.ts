@@ -8,7 +8,10 @@ import type { ChannelMap } from './channel-map.js';
  * @param map - default {@link socketMap}
  * @param ignoreAll - swallow failures of `close()`
  * @throws whatever a channel's `close()` threw, unless `ignoreAll`
- * @example `closeAll(map);`
+ * @example
+ * ```ts
+ * closeAll(map);
+ * ```
  */
 export function closeAll(map: ChannelMap = socketMap, ignoreAll = false): void {
   const failures: unknown[] = [];

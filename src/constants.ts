@@ -10,24 +10,68 @@
  * @module
  */
 
-/** IPv4 address family; addresses are `[host, port]`. @example `channel.createSocket(AF_INET)` */
+/**
+ * IPv4 address family; addresses are `[host, port]`.
+ * @example
+ * ```ts
+ * channel.createSocket(AF_INET)
+ * ```
+ */
 export const AF_INET = 'AF_INET';
-/** IPv6 address family; addresses are `[host, port]`. @example `channel.createSocket(AF_INET6)` */
+
+/**
+ * IPv6 address family; addresses are `[host, port]`.
+ * @example
+ * ```ts
+ * channel.createSocket(AF_INET6)
+ * ```
+ */
 export const AF_INET6 = 'AF_INET6';
-/** Unix domain sockets; addresses are file-system paths. @example `channel.createSocket(AF_UNIX)` */
+
+/**
+ * Unix domain sockets; addresses are file-system paths.
+ * @example
+ * ```ts
+ * channel.createSocket(AF_UNIX)
+ * ```
+ */
 export const AF_UNIX = 'AF_UNIX';
-/** Stream sockets (TCP, or a stream Unix socket). @example `channel.createSocket(AF_INET, SOCK_STREAM)` */
+
+/**
+ * Stream sockets (TCP, or a stream Unix socket).
+ * @example
+ * ```ts
+ * channel.createSocket(AF_INET, SOCK_STREAM)
+ * ```
+ */
 export const SOCK_STREAM = 'SOCK_STREAM';
+
 /**
  * Datagram sockets. Accepted by the types, refused at run time with an
  * {@link UnsupportedError} until UDP is built.
- * @example `channel.createSocket(AF_INET, SOCK_DGRAM) // throws UnsupportedError`
+ * @example
+ * ```ts
+ * channel.createSocket(AF_INET, SOCK_DGRAM) // throws UnsupportedError
+ * ```
  */
 export const SOCK_DGRAM = 'SOCK_DGRAM';
 
-/** One of {@link AF_INET}, {@link AF_INET6}, {@link AF_UNIX}. @example `const family: Family = AF_INET;` */
+/**
+ * One of {@link AF_INET}, {@link AF_INET6}, {@link AF_UNIX}.
+ * @example
+ * ```ts
+ * const family: Family = AF_INET;
+ * ```
+ */
 export type Family = typeof AF_INET | typeof AF_INET6 | typeof AF_UNIX;
-/** One of {@link SOCK_STREAM}, {@link SOCK_DGRAM}. @example `const type: SocketType = SOCK_STREAM;` */
+
+/**
+ * One of {@link SOCK_STREAM}, {@link SOCK_DGRAM}.
+ * @example
+ * ```ts
+ * const type: SocketType = SOCK_STREAM;
+ * ```
+ */
 export type SocketType = typeof SOCK_STREAM | typeof SOCK_DGRAM;
 
 /**

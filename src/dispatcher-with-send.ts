@@ -28,15 +28,37 @@ export class DispatcherWithSend extends Dispatcher {
   #outBytes = 0;
   #highWaterMark = 64 * 1024;
 
-  /** Buffered bytes above which `readable()` turns false. Default 65536. @example `this.outputHighWaterMark = 1 << 20;` */
+  /**
+   * Buffered bytes above which `readable()` turns false. Default 65536.
+   * @example
+   * ```ts
+   * this.outputHighWaterMark = 1 << 20;
+   * ```
+   */
   get outputHighWaterMark(): number {
     return this.#highWaterMark;
   }
+
+  /**
+   * Sets the bound; the loop notices the change of `readable()` by polling.
+   * @param bytes - a positive integer
+   * @throws TypeError/RangeError for anything else
+   * @example
+   * ```ts
+   * this.outputHighWaterMark = 1 << 20;
+   * ```
+   */
   set outputHighWaterMark(bytes: number) {
     this.#highWaterMark = checkPositiveInteger('outputHighWaterMark', bytes);
   }
 
-  /** Bytes buffered and not yet accepted by the socket. @example `if (this.pendingOutput === 0) this.close();` */
+  /**
+   * Bytes buffered and not yet accepted by the socket.
+   * @example
+   * ```ts
+   * if (this.pendingOutput === 0) this.close();
+   * ```
+   */
   get pendingOutput(): number {
     return this.#outBytes;
   }
@@ -46,7 +68,10 @@ export class DispatcherWithSend extends Dispatcher {
    * @param data - a Buffer, Uint8Array or string (UTF-8)
    * @returns the number of bytes taken: all of them
    * @throws TypeError for other data; ChannelClosedError after `close()`
-   * @example `this.send('220 ready\r\n');`
+   * @example
+   * ```ts
+   * this.send('220 ready\r\n');
+   * ```
    */
   override send(data: Buffer | Uint8Array | string): number {
     const buf = toBuffer(data);
@@ -61,7 +86,10 @@ export class DispatcherWithSend extends Dispatcher {
 
   /**
    * Hands buffered bytes to the socket while it accepts them (Python's `initiate_send`).
-   * @example `this.initiateSend();`
+   * @example
+   * ```ts
+   * this.initiateSend();
+   * ```
    */
   initiateSend(): void {
     const out = this.#out;
@@ -77,17 +105,35 @@ export class DispatcherWithSend extends Dispatcher {
     }
   }
 
-  /** Flushes the buffer. @example `override handleWrite() { super.handleWrite(); }` */
+  /**
+   * Flushes the buffer.
+   * @example
+   * ```ts
+   * override handleWrite() { super.handleWrite(); }
+   * ```
+   */
   override handleWrite(): void {
     this.initiateSend();
   }
 
-  /** True while bytes are buffered, or before the connection is made. @example `override writable() { return super.writable() || this.greeting; }` */
+  /**
+   * True while bytes are buffered, or before the connection is made.
+   * @example
+   * ```ts
+   * override writable() { return super.writable() || this.greeting; }
+   * ```
+   */
   override writable(): boolean {
     return !this.connected || this.#outBytes > 0;
   }
 
-  /** False while more than `outputHighWaterMark` bytes are buffered. @example `override readable() { return super.readable() && !this.paused; }` */
+  /**
+   * False while more than `outputHighWaterMark` bytes are buffered.
+   * @example
+   * ```ts
+   * override readable() { return super.readable() && !this.paused; }
+   * ```
+   */
   override readable(): boolean {
     return this.#outBytes <= this.#highWaterMark;
   }
@@ -95,7 +141,10 @@ export class DispatcherWithSend extends Dispatcher {
   /**
    * Closes after handing every buffered byte to the socket, which flushes them
    * before ending the connection (within `closeTimeout`). Idempotent.
-   * @example `this.send('bye\r\n'); this.close(); // 'bye' still arrives`
+   * @example
+   * ```ts
+   * this.send('bye\r\n'); this.close(); // 'bye' still arrives
+   * ```
    */
   override close(): void {
     if (!this.closing) {
@@ -106,7 +155,13 @@ export class DispatcherWithSend extends Dispatcher {
     super.close();
   }
 
-  /** Discards the buffer and resets the connection. @example `this.abort();` */
+  /**
+   * Discards the buffer and resets the connection.
+   * @example
+   * ```ts
+   * this.abort();
+   * ```
+   */
   override abort(): void {
     this.#out = [];
     this.#outBytes = 0;

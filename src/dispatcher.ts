@@ -5,7 +5,13 @@ import { ExitNow } from './errors.js';
 import type { ChannelEvent } from './events.js';
 import { compactTraceback } from './internal/traceback.js';
 
-/** What a handler may return: nothing, or a promise the loop awaits before the channel's next event. @example `override async handleRead(): Promise<void> { await db.save(this.recv(512)); }` */
+/**
+ * What a handler may return: nothing, or a promise the loop awaits before the channel's next event.
+ * @example
+ * ```ts
+ * override async handleRead(): Promise<void> { await db.save(this.recv(512)); }
+ * ```
+ */
 export type HandlerResult = void | Promise<void>;
 
 // The seed treats these as the peer going away, not as faults: handleClose,
@@ -43,21 +49,59 @@ const DISCONNECTED = new Set(['ECONNRESET', 'ENOTCONN', 'ESHUTDOWN', 'ECONNABORT
  * ```
  */
 export class Dispatcher extends Channel {
-  /** Message types `logInfo()` does not print (default: `warning`, as in Python). @example `Dispatcher.ignoreLogTypes.delete('warning');` */
+  /**
+   * Message types `logInfo()` does not print (default: `warning`, as in Python).
+   * @example
+   * ```ts
+   * Dispatcher.ignoreLogTypes.delete('warning');
+   * ```
+   */
   static ignoreLogTypes = new Set<string>(['warning']);
 
-  /** Polled by the loop: `read`/`accept` events come only while it returns true. @example `override readable() { return this.inbox.length < 10; }` */
+  /**
+   * Polled by the loop: `read`/`accept` events come only while it returns true.
+   * @example
+   * ```ts
+   * override readable() { return this.inbox.length < 10; }
+   * ```
+   */
   override get readInterest(): boolean {
     return this.readable();
   }
+
+  /**
+   * Not settable on a dispatcher: its interest is what `readable()` returns.
+   * @param _on - ignored
+   * @throws TypeError always; override `readable()` instead
+   * @example
+   * ```ts
+   * override readable(): boolean { return this.wantsRead; } // instead of this.readInterest = ...
+   * ```
+   */
   override set readInterest(_on: boolean) {
     throw new TypeError('Cannot set readInterest on a Dispatcher: override readable() instead');
   }
 
-  /** Polled by the loop: `write` events come only while it returns true. @example `override writable() { return this.out.length > 0; }` */
+  /**
+   * Polled by the loop: `write` events come only while it returns true.
+   * @example
+   * ```ts
+   * override writable() { return this.out.length > 0; }
+   * ```
+   */
   override get writeInterest(): boolean {
     return this.writable();
   }
+
+  /**
+   * Not settable on a dispatcher: its interest is what `writable()` returns.
+   * @param _on - ignored
+   * @throws TypeError always; override `writable()` instead
+   * @example
+   * ```ts
+   * override writable(): boolean { return this.wantsWrite; } // instead of this.writeInterest = ...
+   * ```
+   */
   override set writeInterest(_on: boolean) {
     throw new TypeError('Cannot set writeInterest on a Dispatcher: override writable() instead');
   }
@@ -65,7 +109,10 @@ export class Dispatcher extends Channel {
   /**
    * Whether the channel wants `handleRead()`/`handleAccept()` calls. Default `true`.
    * @returns the read interest
-   * @example `override readable(): boolean { return !this.paused; }`
+   * @example
+   * ```ts
+   * override readable(): boolean { return !this.paused; }
+   * ```
    */
   readable(): boolean {
     return true;
@@ -75,35 +122,65 @@ export class Dispatcher extends Channel {
    * Whether the channel wants `handleWrite()` calls. Default `true`, as in
    * Python: a connected dispatcher that keeps it is called on every pass.
    * @returns the write interest
-   * @example `override writable(): boolean { return this.buffer.length > 0; }`
+   * @example
+   * ```ts
+   * override writable(): boolean { return this.buffer.length > 0; }
+   * ```
    */
   writable(): boolean {
     return true;
   }
 
-  /** Received bytes (or the end of stream) wait for `recv()`. @example `override handleRead() { console.log(this.recv(4096)); }` */
+  /**
+   * Received bytes (or the end of stream) wait for `recv()`.
+   * @example
+   * ```ts
+   * override handleRead() { console.log(this.recv(4096)); }
+   * ```
+   */
   handleRead(): HandlerResult {
     this.logInfo('unhandled read event', 'warning');
   }
 
-  /** `send()` would accept bytes. @example `override handleWrite() { this.buffer = this.buffer.subarray(this.send(this.buffer)); }` */
+  /**
+   * `send()` would accept bytes.
+   * @example
+   * ```ts
+   * override handleWrite() { this.buffer = this.buffer.subarray(this.send(this.buffer)); }
+   * ```
+   */
   handleWrite(): HandlerResult {
     this.logInfo('unhandled write event', 'warning');
   }
 
-  /** Out-of-band data: never called on Node, which does not expose TCP urgent data. @example `override handleExpt() { this.close(); }` */
+  /**
+   * Out-of-band data: never called on Node, which does not expose TCP urgent data.
+   * @example
+   * ```ts
+   * override handleExpt() { this.close(); }
+   * ```
+   */
   handleExpt(): HandlerResult {
     this.logInfo('unhandled incoming priority event', 'warning');
   }
 
-  /** The connection was made (once, whatever `writable()` says). @example `override handleConnect() { this.send('HELLO\r\n'); }` */
+  /**
+   * The connection was made (once, whatever `writable()` says).
+   * @example
+   * ```ts
+   * override handleConnect() { this.send('HELLO\r\n'); }
+   * ```
+   */
   handleConnect(): HandlerResult {
     this.logInfo('unhandled connect event', 'warning');
   }
 
   /**
    * A connection waits. Default: `accept()` it and pass it to `handleAccepted()`.
-   * @example `override handleAccept() { const pair = this.accept(); if (pair) new Handler(pair[0]); }`
+   * @example
+   * ```ts
+   * override handleAccept() { const pair = this.accept(); if (pair) new Handler(pair[0]); }
+   * ```
    */
   handleAccept(): HandlerResult {
     const pair = this.accept();
@@ -114,14 +191,23 @@ export class Dispatcher extends Channel {
    * A connection was accepted. Default: log it as unhandled and close it.
    * @param sock - the accepted socket; wrap it in a channel
    * @param addr - the peer's address (`''` for Unix)
-   * @example `override handleAccepted(sock: net.Socket) { new EchoHandler(sock, this.map); }`
+   * @example
+   * ```ts
+   * override handleAccepted(sock: net.Socket) { new EchoHandler(sock, this.map); }
+   * ```
    */
   handleAccepted(sock: net.Socket, addr: Address): HandlerResult {
     sock.destroy();
     this.logInfo(`unhandled accepted event from ${typeof addr === 'string' ? addr : addr.join(':')}`, 'warning');
   }
 
-  /** The peer closed or the connection broke; called at most once. Default: close. @example `override handleClose() { console.log('bye'); this.close(); }` */
+  /**
+   * The peer closed or the connection broke; called at most once. Default: close.
+   * @example
+   * ```ts
+   * override handleClose() { console.log('bye'); this.close(); }
+   * ```
+   */
   handleClose(): HandlerResult {
     this.logInfo('unhandled close event', 'warning');
     this.close();
@@ -131,7 +217,10 @@ export class Dispatcher extends Channel {
    * A handler threw or rejected, or a socket error happened. Default: log a
    * condensed one-line traceback, then `handleClose()`.
    * @param error - what was thrown, or the socket error
-   * @example `override handleError(error: unknown) { console.error(error); this.close(); }`
+   * @example
+   * ```ts
+   * override handleError(error: unknown) { console.error(error); this.close(); }
+   * ```
    */
   handleError(error: unknown): HandlerResult {
     this.logInfo(`uncaptured error, closing channel ${String(this)} (${compactTraceback(error)})`, 'error');
@@ -141,7 +230,10 @@ export class Dispatcher extends Channel {
   /**
    * Prints a message to standard error, as Python's `log()`.
    * @param message - the message
-   * @example `this.log('listening');`
+   * @example
+   * ```ts
+   * this.log('listening');
+   * ```
    */
   log(message: string): void {
     process.stderr.write(`log: ${message}\n`);
@@ -151,7 +243,10 @@ export class Dispatcher extends Channel {
    * Prints `type: message` unless `type` is in {@link Dispatcher.ignoreLogTypes}.
    * @param message - the message
    * @param type - `info`, `warning`, `error` ...
-   * @example `this.logInfo('client connected');`
+   * @example
+   * ```ts
+   * this.logInfo('client connected');
+   * ```
    */
   logInfo(message: string, type = 'info'): void {
     if (!Dispatcher.ignoreLogTypes.has(type)) process.stdout.write(`${type}: ${message}\n`);

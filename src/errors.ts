@@ -3,7 +3,13 @@
  * @module
  */
 
-/** Every error code this library sets on its own errors. @example `if (err.code === 'ERR_CHANNEL_CLOSED') ...` */
+/**
+ * Every error code this library sets on its own errors.
+ * @example
+ * ```ts
+ * const code: ErrorCode = (err as ChannelClosedError).code; // 'ERR_CHANNEL_CLOSED'
+ * ```
+ */
 export type ErrorCode =
   | 'ERR_CHANNEL_CLOSED'
   | 'ERR_CHANNEL_STATE'
@@ -22,12 +28,32 @@ export type ErrorCode =
  * ```
  */
 export class ChannelClosedError extends Error {
-  /** Always `'ERR_CHANNEL_CLOSED'`. */
-  readonly code = 'ERR_CHANNEL_CLOSED';
-  override readonly name = 'ChannelClosedError';
   /**
-   * @param message - what failed, first
+   * Always `'ERR_CHANNEL_CLOSED'`: test it rather than the message, which may change.
+   * @example
+   * ```ts
+   * channel.write(data).catch((err: unknown) => { if ((err as ChannelClosedError).code !== 'ERR_CHANNEL_CLOSED') throw err; });
+   * ```
+   */
+  readonly code = 'ERR_CHANNEL_CLOSED';
+
+  /**
+   * Always `'ChannelClosedError'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'ChannelClosedError: ...'
+   * ```
+   */
+  override readonly name = 'ChannelClosedError';
+
+  /**
+   * Makes the error; the library throws it, and code that wraps a channel may too.
+   * @param message - what failed, first (default `'Channel is closed'`)
    * @param options - `{ cause }` to wrap an underlying error
+   * @example
+   * ```ts
+   * throw new ChannelClosedError('Cannot send: the channel is closed');
+   * ```
    */
   constructor(message = 'Channel is closed', options?: ErrorOptions) {
     super(message, options);
@@ -45,8 +71,22 @@ export class ChannelClosedError extends Error {
  * ```
  */
 export class ChannelStateError extends Error {
-  /** Always `'ERR_CHANNEL_STATE'`. */
+  /**
+   * Always `'ERR_CHANNEL_STATE'`: test it rather than the message, which may change.
+   * @example
+   * ```ts
+   * if ((err as ChannelStateError).code === 'ERR_CHANNEL_STATE') console.error('wrong state:', (err as Error).message);
+   * ```
+   */
   readonly code = 'ERR_CHANNEL_STATE';
+
+  /**
+   * Always `'ChannelStateError'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'ChannelStateError: ...'
+   * ```
+   */
   override readonly name = 'ChannelStateError';
 }
 
@@ -60,8 +100,22 @@ export class ChannelStateError extends Error {
  * ```
  */
 export class UnsupportedError extends Error {
-  /** Always `'ERR_NOT_SUPPORTED'`. */
+  /**
+   * Always `'ERR_NOT_SUPPORTED'`: test it rather than the message, which may change.
+   * @example
+   * ```ts
+   * if ((err as UnsupportedError).code === 'ERR_NOT_SUPPORTED') console.error('not supported yet');
+   * ```
+   */
   readonly code = 'ERR_NOT_SUPPORTED';
+
+  /**
+   * Always `'UnsupportedError'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'UnsupportedError: ...'
+   * ```
+   */
   override readonly name = 'UnsupportedError';
 }
 
@@ -78,12 +132,42 @@ export class UnsupportedError extends Error {
  * ```
  */
 export class AcceptQueueFullError extends Error {
-  /** Always `'ERR_ACCEPT_QUEUE_FULL'`. */
+  /**
+   * Always `'ERR_ACCEPT_QUEUE_FULL'`: test it rather than the message, which may change.
+   * @example
+   * ```ts
+   * if (ev.type === 'error' && (ev.error as AcceptQueueFullError).code === 'ERR_ACCEPT_QUEUE_FULL') console.warn('accept queue full');
+   * ```
+   */
   readonly code = 'ERR_ACCEPT_QUEUE_FULL';
+
+  /**
+   * Always `'AcceptQueueFullError'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'AcceptQueueFullError: ...'
+   * ```
+   */
   override readonly name = 'AcceptQueueFullError';
-  /** Connections closed unaccepted since this error was first reported. */
+
+  /**
+   * Connections closed unaccepted that this report stands for: 1 when it is
+   * made, one more for each further drop until a consumer is handed the report.
+   * @example
+   * ```ts
+   * if (ev.type === 'error' && ev.error instanceof AcceptQueueFullError) console.log(`${ev.error.dropped} dropped`);
+   * ```
+   */
   dropped: number;
-  /** @param limit - the queue's bound */
+
+  /**
+   * Makes the report of one dropped connection; the listening channel makes it.
+   * @param limit - the queue's bound, quoted in the message
+   * @example
+   * ```ts
+   * new AcceptQueueFullError(1024).dropped // 1
+   * ```
+   */
   constructor(limit: number) {
     super(`Accept queue full: more than ${limit} connections waiting, new ones closed`);
     this.dropped = 1;
@@ -103,5 +187,12 @@ export class AcceptQueueFullError extends Error {
  * ```
  */
 export class ExitNow extends Error {
+  /**
+   * Always `'ExitNow'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'ExitNow: ...'
+   * ```
+   */
   override readonly name = 'ExitNow';
 }

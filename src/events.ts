@@ -4,7 +4,13 @@
  */
 import type { Channel } from './channel.js';
 
-/** The operation in which a socket error happened. @example `if (ev.type === 'error' && ev.operation === 'connect') ...` */
+/**
+ * The operation in which a socket error happened.
+ * @example
+ * ```ts
+ * if (ev.type === 'error' && ev.operation === 'connect') console.error('cannot connect:', ev.error);
+ * ```
+ */
 export type Operation = 'connect' | 'listen' | 'accept' | 'read' | 'write' | 'close';
 
 /**
@@ -24,26 +30,85 @@ export type Operation = 'connect' | 'listen' | 'accept' | 'read' | 'write' | 'cl
  * ```
  */
 export type ChannelEvent<C extends Channel = Channel> =
-  | { readonly type: 'read'; readonly channel: C }
-  | { readonly type: 'write'; readonly channel: C }
-  | { readonly type: 'connect'; readonly channel: C }
-  | { readonly type: 'accept'; readonly channel: C }
-  | { readonly type: 'close'; readonly channel: C }
-  | { readonly type: 'expt'; readonly channel: C }
   | {
-      readonly type: 'error';
+      /** Received bytes, or the end of stream, wait for `recv()` (a level). */
+      readonly type: 'read';
+      /** The channel that reports the event. */
       readonly channel: C;
+    }
+  | {
+      /** `send()` would accept bytes and write interest is on (a level). */
+      readonly type: 'write';
+      /** The channel that reports the event. */
+      readonly channel: C;
+    }
+  | {
+      /** The connection was made (once). */
+      readonly type: 'connect';
+      /** The channel that reports the event. */
+      readonly channel: C;
+    }
+  | {
+      /** A connection waits in the listener's accept queue (a level). */
+      readonly type: 'accept';
+      /** The channel that reports the event. */
+      readonly channel: C;
+    }
+  | {
+      /** The peer ended, or the connection broke or never opened, and every byte before was taken (once, last). */
+      readonly type: 'close';
+      /** The channel that reports the event. */
+      readonly channel: C;
+    }
+  | {
+      /** Out-of-band data: part of the type for ported code, never reported on Node. */
+      readonly type: 'expt';
+      /** The channel that reports the event. */
+      readonly channel: C;
+    }
+  | {
+      /** A socket error happened (once per error); one that ends the connection or the listener is followed by `close`. */
+      readonly type: 'error';
+      /** The channel that reports the event. */
+      readonly channel: C;
+      /** The error: Node's own (with its `code`), or an {@link AcceptQueueFullError}. */
       readonly error: Error;
+      /** Where the error happened. */
       readonly operation: Operation;
     };
 
-/** The `type` of a {@link ChannelEvent}. @example `const t: ChannelEventType = 'read';` */
+/**
+ * The `type` of a {@link ChannelEvent}.
+ * @example
+ * ```ts
+ * const t: ChannelEventType = 'read';
+ * ```
+ */
 export type ChannelEventType = ChannelEvent['type'];
 
-/** Yielded by the loop when no event came within its timeout. @example `if (ev.type === 'timeout') console.log('idle');` */
+/**
+ * Yielded by the loop when no event came within its timeout.
+ * @example
+ * ```ts
+ * if (ev.type === 'timeout') console.log('idle');
+ * ```
+ */
 export interface TimeoutEvent {
+  /**
+   * Always `'timeout'`: no channel event came within the loop's `timeout` seconds.
+   * @example
+   * ```ts
+   * if (ev.type === 'timeout') console.log('idle');
+   * ```
+   */
   readonly type: 'timeout';
 }
 
-/** What iterating a {@link Loop} yields. @example `for await (const ev of loop()) if (ev.type !== 'timeout') console.log(ev.channel.id);` */
+/**
+ * What iterating a {@link Loop} yields.
+ * @example
+ * ```ts
+ * for await (const ev of loop()) if (ev.type !== 'timeout') console.log(ev.channel.id);
+ * ```
+ */
 export type LoopEvent = ChannelEvent | TimeoutEvent;

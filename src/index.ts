@@ -7,15 +7,27 @@
  * dispatch of {@link Dispatcher} subclasses, as Python's `asyncore` did.
  *
  * @example
+ * An echo server that serves each connection in its own async function, so
+ * that accepting goes on while connections are served:
+ *
  * ```ts
  * import { Channel, AF_INET, SOCK_STREAM } from 'asyncore';
+ *
+ * async function serve(conn: Channel): Promise<void> {
+ *   try {
+ *     for await (const chunk of conn.chunks()) await conn.write(chunk);
+ *   } catch (error) {
+ *     console.error('connection broke:', error);
+ *   } finally {
+ *     conn.close(); // at end of stream (or a break): the channel stays open until then
+ *   }
+ * }
+ *
  * const server = new Channel();
  * server.createSocket(AF_INET, SOCK_STREAM);
  * server.bind(['127.0.0.1', 0]);
  * server.listen(5);
- * for await (const conn of server.connections()) {
- *   for await (const chunk of conn.chunks()) await conn.write(chunk);
- * }
+ * for await (const conn of server.connections()) void serve(conn);
  * ```
  * @packageDocumentation
  */

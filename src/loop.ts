@@ -11,18 +11,57 @@ import { checkPositiveInteger, checkSeconds } from './internal/validate.js';
 
 /**
  * Options of {@link loop}.
- * @example `loop({ map, timeout: 5, signal: AbortSignal.timeout(60_000) })`
+ * @example
+ * ```ts
+ * loop({ map, timeout: 5, signal: AbortSignal.timeout(60_000) })
+ * ```
  */
 export interface LoopOptions {
-  /** Seconds without any event before a `timeout` event (iteration), or before an idle pass ends (`await` with a `count`). Default 30. */
+  /**
+   * Seconds without any event before a `timeout` event (iteration), or
+   * before an idle pass ends (`await` with a `count`); unused by an awaited
+   * loop without a `count`. 0 or more; default 30.
+   * @example
+   * ```ts
+   * for await (const ev of loop({ map, timeout: 1 })) if (ev.type === 'timeout') console.log('idle for 1 s');
+   * ```
+   */
   timeout?: number;
-  /** The channels to watch. Default {@link socketMap}. */
+  /**
+   * The channels to watch. Default {@link socketMap}.
+   * @example
+   * ```ts
+   * await loop({ map: new ChannelMap() }); // resolves at once: the map is empty
+   * ```
+   */
   map?: ChannelMap;
-  /** Stops the loop (it resolves; channels stay open). */
+  /**
+   * Stops the loop when aborted: an awaited loop resolves, an iteration
+   * ends; channels stay open. Already aborted, the loop ends at once.
+   * @example
+   * ```ts
+   * await loop({ map, signal: AbortSignal.timeout(60_000) });
+   * ```
+   */
   signal?: AbortSignal;
-  /** Most passes (rounds of events, or timeouts) before the loop stops, as Python's `count`. Default: no limit. */
+  /**
+   * Most passes before the loop stops, as Python's `count`. A pass is a
+   * round that handed out at least one event, or a timeout; a round that
+   * found nothing is not one. A positive integer; default: no limit.
+   * @example
+   * ```ts
+   * await loop({ map, timeout: 0.1, count: 1 }); // one pass: one round of events, or 0.1 s idle
+   * ```
+   */
   count?: number;
-  /** Seconds between re-asks of idle dispatchers' `readable()`/`writable()`. Default 0.01. */
+  /**
+   * Seconds between re-asks of idle dispatchers' `readable()`/`writable()`.
+   * 0 or more (at least 1 ms is used); default 0.01.
+   * @example
+   * ```ts
+   * await loop({ map, pollInterval: 0.1 }); // cheaper idle polling, slower to notice
+   * ```
+   */
   pollInterval?: number;
 }
 
@@ -33,10 +72,20 @@ function isDispatcher(channel: Channel): boolean {
 }
 
 /**
- * The running loop over a map: an ix `AsyncIterableX` of every event of every
- * channel in the map (and `timeout`), and a promise-like that runs the classic
- * handler dispatch. Each iteration and each `await` runs its own pass over the
- * map; the dispatch run starts on the first `then()` and is shared.
+ * A loop over a map: an ix `AsyncIterableX` of every event of every channel
+ * in the map (and `timeout`), and a promise-like that runs the classic
+ * handler dispatch. It is lazy: nothing runs until it is iterated or
+ * awaited. Each iteration runs its own pass over the map. The dispatch run
+ * starts at the first `then()` (that is, the first `await`), and every later
+ * `then()` shares it; if `stop()` was called (or the `signal` aborted) before
+ * that, it resolves at once. Two dispatch runs over the same map at once
+ * (two `Loop`s awaited together) would each call the handlers.
+ *
+ * A new loop, and each new iteration, starts with each channel's one-shot
+ * events still in its log (`connect` and errors, up to 64 per channel), even
+ * those an earlier loop already handed out; a dispatcher's handler for a
+ * given one-shot event runs only once all the same (and `handleClose()` at
+ * most once per dispatcher).
  *
  * A thenable has one hazard: returning it from an async function (or
  * resolving a promise with it) awaits it, which starts the dispatch run. To
@@ -57,7 +106,10 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
    * Use {@link loop} rather than this constructor.
    * @param options - see {@link LoopOptions}
    * @throws TypeError/RangeError for bad options
-   * @example `new Loop({ map })`
+   * @example
+   * ```ts
+   * new Loop({ map })
+   * ```
    */
   constructor(options: LoopOptions = {}) {
     super();
@@ -110,7 +162,10 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
    * Handlers are not called. Leaving the iteration early stops it; channels stay open.
    * @param signal - stops the iteration (ix passes one)
    * @returns an iterator of loop events
-   * @example `for await (const ev of loop({ map })) if (ev.type === 'read') ev.channel.recv(4096);`
+   * @example
+   * ```ts
+   * for await (const ev of loop({ map })) if (ev.type === 'read') ev.channel.recv(4096);
+   * ```
    */
   [Symbol.asyncIterator](signal?: AbortSignal): AsyncIterator<LoopEvent> {
     const engine = this.#engine(false);
@@ -149,10 +204,14 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
    * next event while the others go on. Resolves once the map is empty or the
    * loop is stopped; rejects with an {@link ExitNow} thrown by a handler.
    * Plain channels in the map are left to their own iterators (they keep the loop running).
+   * The first call starts the run; later calls share it.
    * @param onfulfilled - as for a promise
    * @param onrejected - as for a promise
    * @returns a promise of the run's end
-   * @example `await loop({ map });`
+   * @example
+   * ```ts
+   * await loop({ map });
+   * ```
    */
   then<T = void, E = never>(
     onfulfilled?: ((value: undefined) => T | PromiseLike<T>) | null,
@@ -166,15 +225,23 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
    * As `Promise.prototype.catch` on the dispatch run.
    * @param onrejected - called with the rejection
    * @returns a promise
-   * @example `await loop().catch((err: unknown) => console.error(err));`
+   * @example
+   * ```ts
+   * await loop().catch((err: unknown) => console.error(err));
+   * ```
    */
   catch<E = never>(onrejected?: ((reason: unknown) => E | PromiseLike<E>) | null): Promise<E | undefined> {
     return this.then(undefined, onrejected);
   }
 
   /**
-   * Stops every run and iteration of this loop. Channels stay open.
-   * @example `const running = loop({ map }); setTimeout(() => running.stop(), 1000); await running;`
+   * Stops every run and iteration of this loop, now and later: a stopped
+   * loop stays stopped (call {@link loop} again for a new one). Channels stay
+   * open, except one whose `close` event the loop had already handed out.
+   * @example
+   * ```ts
+   * const running = loop({ map }); setTimeout(() => running.stop(), 1000); await running;
+   * ```
    */
   stop(): void {
     this.#stopper.abort();
@@ -182,7 +249,10 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
 
   /**
    * Stops the loop and waits for its dispatch run to end: `await using` support.
-   * @example `await using running = loop({ map });`
+   * @example
+   * ```ts
+   * await using running = loop({ map });
+   * ```
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.stop();
@@ -237,8 +307,8 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
 }
 
 /**
- * Starts a loop over a map: iterate it for events, or await it to run the
- * handlers of its dispatchers. The seed's positional form
+ * Makes a loop over a map: iterate it for events, or await it to run the
+ * handlers of its dispatchers; nothing runs before either. The seed's positional form
  * `loop(timeout?, usePoll?, map?, count?)` is kept (`usePoll` is accepted and
  * ignored: Node chooses its own poller).
  * @param timeoutOrOptions - seconds (default 30), or {@link LoopOptions}
