@@ -55,7 +55,7 @@ export interface ChannelOptions {
   acceptQueueLimit?: number;
   /**
    * Seconds `close()` waits for accepted bytes to flush (and for the peer to
-   * end) before destroying the socket. 0 or more; default 30.
+   * end) before destroying the socket. 0 to 2147483.647; default 30.
    * @example
    * ```ts
    * new Channel(sock, map, { closeTimeout: 5 })
@@ -130,6 +130,25 @@ export const channelInternals = {} as {
   watch(channel: Channel, watcher: Watcher): () => void;
   forceSend(channel: Channel, data: Buffer): void;
 };
+
+
+/** Validates channel options and fills in the defaults. */
+function checkOptions(value: unknown): Required<ChannelOptions> {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`Invalid options: expected an object, got ${value === null ? 'null' : typeof value}`);
+  }
+  const options = value as ChannelOptions;
+  return {
+    readHighWaterMark: options.readHighWaterMark === undefined
+      ? DEFAULT_HWM : checkPositiveInteger('readHighWaterMark', options.readHighWaterMark),
+    writeHighWaterMark: options.writeHighWaterMark === undefined
+      ? DEFAULT_HWM : checkPositiveInteger('writeHighWaterMark', options.writeHighWaterMark),
+    acceptQueueLimit: options.acceptQueueLimit === undefined
+      ? DEFAULT_ACCEPT_QUEUE_LIMIT : checkPositiveInteger('acceptQueueLimit', options.acceptQueueLimit),
+    closeTimeout: options.closeTimeout === undefined
+      ? DEFAULT_CLOSE_TIMEOUT : checkSeconds('closeTimeout', options.closeTimeout),
+  };
+}
 
 /**
  * A non-blocking socket and its readiness events: Python's `dispatcher`
@@ -228,14 +247,11 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    */
   constructor(sock?: net.Socket | null, map?: ChannelMap | null, options: ChannelOptions = {}) {
     this.#map = map ?? socketMap;
-    this.#readHwm = options.readHighWaterMark === undefined
-      ? DEFAULT_HWM : checkPositiveInteger('readHighWaterMark', options.readHighWaterMark);
-    this.#writeHwm = options.writeHighWaterMark === undefined
-      ? DEFAULT_HWM : checkPositiveInteger('writeHighWaterMark', options.writeHighWaterMark);
-    this.#queueLimit = options.acceptQueueLimit === undefined
-      ? DEFAULT_ACCEPT_QUEUE_LIMIT : checkPositiveInteger('acceptQueueLimit', options.acceptQueueLimit);
-    this.#closeTimeout = options.closeTimeout === undefined
-      ? DEFAULT_CLOSE_TIMEOUT : checkSeconds('closeTimeout', options.closeTimeout);
+    const settings = checkOptions(options);
+    this.#readHwm = settings.readHighWaterMark;
+    this.#writeHwm = settings.writeHighWaterMark;
+    this.#queueLimit = settings.acceptQueueLimit;
+    this.#closeTimeout = settings.closeTimeout;
     this.#readEvent = Object.freeze({ type: 'read', channel: this });
     this.#writeEvent = Object.freeze({ type: 'write', channel: this });
     this.#acceptEvent = Object.freeze({ type: 'accept', channel: this });
@@ -808,15 +824,19 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * may still read a reply): call `close()` when done.
    * @param size - the most bytes per chunk (default 65536)
    * @returns an async iterable of buffers
-   * @throws TypeError/RangeError for a bad size, when iteration starts; the
-   *   connection's error if it breaks
+   * @throws TypeError/RangeError for a bad size, at the call; the
+   *   connection's error, while iterating, if it breaks
    * @example
    * ```ts
    * for await (const chunk of channel.chunks()) process.stdout.write(chunk);
    * ```
    */
-  async *chunks(size = 65536): AsyncGenerator<Buffer, void, undefined> {
+  chunks(size = 65536): AsyncGenerator<Buffer, void, undefined> {
     checkPositiveInteger('size', size);
+    return this.#chunkStream(size);
+  }
+
+  async *#chunkStream(size: number): AsyncGenerator<Buffer, void, undefined> {
     for (;;) {
       // A broken connection throws even once the channel closed after it.
       if (this.#buffered === 0 && this.#broken !== null) throw this.#broken;
@@ -835,24 +855,28 @@ export class Channel implements AsyncIterable<ChannelEvent> {
 
   /**
    * Accepted connections of a listening channel, as connected channels that
-   * join this channel's map with the default {@link ChannelOptions}, not the
-   * listener's (to choose them, call {@link Channel.accept} and
-   * `new Channel(sock, map, options)`). Ends when the listener closes; throws
-   * a listen failure (EADDRINUSE ...). Errors that leave the listener open
-   * stay `error` events on the listener.
+   * join this channel's map with the given options (not the listener's).
+   * Ends when the listener closes; throws a listen failure (EADDRINUSE ...).
+   * Errors that leave the listener open stay `error` events on the listener.
+   * @param options - options of each accepted channel; defaults as for `new Channel()`
    * @returns an async iterable of channels
-   * @throws the listen failure
+   * @throws TypeError/RangeError for bad options, at the call; the listen
+   *   failure, while iterating
    * @example
    * ```ts
    * for await (const conn of server.connections()) void serve(conn);
    * ```
    */
-  async *connections(): AsyncGenerator<Channel, void, undefined> {
+  connections(options: ChannelOptions = {}): AsyncGenerator<Channel, void, undefined> {
+    return this.#connectionStream(checkOptions(options));
+  }
+
+  async *#connectionStream(options: ChannelOptions): AsyncGenerator<Channel, void, undefined> {
     for (;;) {
       if (this.#broken !== null) throw this.#broken;
       if (this.#closedLocally) return;
       const pair = this.#server === null ? null : this.accept();
-      if (pair !== null) yield new Channel(pair[0], this.#map);
+      if (pair !== null) yield new Channel(pair[0], this.#map, options);
       else await this.#change();
     }
   }

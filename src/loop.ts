@@ -20,7 +20,8 @@ export interface LoopOptions {
   /**
    * Seconds without any event before a `timeout` event (iteration), or
    * before an idle pass ends (`await` with a `count`); unused by an awaited
-   * loop without a `count`. 0 or more; default 30.
+   * loop without a `count`. 0 to 2147483.647 (Node's longest timer), or
+   * `Infinity` for none; default 30.
    * @example
    * ```ts
    * for await (const ev of loop({ map, timeout: 1 })) if (ev.type === 'timeout') console.log('idle for 1 s');
@@ -56,7 +57,7 @@ export interface LoopOptions {
   count?: number;
   /**
    * Seconds between re-asks of idle dispatchers' `readable()`/`writable()`.
-   * 0 or more (at least 1 ms is used); default 0.01.
+   * 0 to 2147483.647 (at least 1 ms is used); default 0.01.
    * @example
    * ```ts
    * await loop({ map, pollInterval: 0.1 }); // cheaper idle polling, slower to notice
@@ -118,7 +119,7 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
     }
     if (options.count !== undefined) checkPositiveInteger('count', options.count);
     this.#options = {
-      timeout: checkSeconds('timeout', options.timeout ?? 30),
+      timeout: checkSeconds('timeout', options.timeout ?? 30, true),
       map: options.map ?? socketMap,
       pollInterval: checkSeconds('pollInterval', options.pollInterval ?? 0.01),
       signal: options.signal,
@@ -138,7 +139,7 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
       },
       // The dispatch run yields no timeout events, but with a count an idle
       // timeout is a pass, as in Python: `await loop(0.1, false, map, 1)` ends.
-      timeoutMs: dispatching && count === undefined ? null : timeout * 1000,
+      timeoutMs: (dispatching && count === undefined) || timeout === Infinity ? null : timeout * 1000,
       pollMs: Math.max(1, pollInterval * 1000),
       count: count ?? null,
     };
@@ -168,15 +169,26 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
    * ```
    */
   [Symbol.asyncIterator](signal?: AbortSignal): AsyncIterator<LoopEvent> {
-    const engine = this.#engine(false);
-    const unbind = this.#bindStop(engine, signal);
+    // The engine starts at the first next(), so an iterator fetched and never
+    // used registers nothing on the map and holds no listeners.
+    let engine: Engine | null = null;
+    let unbind = noop;
+    let done = false;
     const finish = (): IteratorResult<LoopEvent> => {
+      done = true;
       unbind();
-      engine.dispose();
+      engine?.dispose();
       return { done: true, value: undefined };
+    };
+    const start = (): Engine => {
+      const started = this.#engine(false);
+      unbind = this.#bindStop(started, signal);
+      return started;
     };
     return {
       async next(): Promise<IteratorResult<LoopEvent>> {
+        if (done) return { done: true, value: undefined };
+        engine ??= start();
         for (;;) {
           if (engine.stopped) return finish();
           const event = engine.next();

@@ -158,6 +158,23 @@ for (const fam of families) {
       await chunks.return();
     });
 
+    t.test('Channel.connections(options) gives accepted channels those options and checks them at the call', async (t) => {
+      const map = testMap(t);
+      const server = await listener(t, map, fam);
+      t.throws(() => server.connections({ writeHighWaterMark: 0 }), RangeError, 'a bad option throws before iterating');
+      t.throws(() => server.connections(null as unknown as object), TypeError);
+      const c = client(t, map, fam, server);
+      const conns = server.connections({ writeHighWaterMark: 4 });
+      const { value: conn } = await conns.next();
+      await conns.return();
+      if (conn === undefined) throw new Error('connections() ended');
+      t.teardown(() => { conn.close(); });
+      t.equal(conn.send('abcdefgh'), 4, 'send() takes no more than the writeHighWaterMark given');
+      const got = c.chunks();
+      t.equal((await got.next()).value?.toString(), 'abcd');
+      await got.return();
+    });
+
     t.test('Channel.connections() yields connected channels that join the map, ending when the listener closes', async (t) => {
       const map = testMap(t);
       const server = await listener(t, map, fam);

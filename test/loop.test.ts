@@ -4,9 +4,10 @@
 // the map is empty, stops on its signal and on stop(), never closes a channel
 // by stopping, is fair to always-ready channels' neighbours, notices polled
 // readable()/writable() changes, and lets ExitNow escape. Also closeAll().
+import { getEventListeners } from 'node:events';
 import t from 'tap';
 import {
-  AF_INET, Channel, ChannelMap, Dispatcher, ExitNow, closeAll, loop, socketMap,
+  AF_INET, Channel, ChannelMap, Dispatcher, ExitNow, Loop, closeAll, loop, socketMap,
 } from '../src/index.js';
 import type { Address, ChannelMap as Map_, LoopEvent } from '../src/index.js';
 import { acceptOne, client, families, listener, testMap } from './helpers/net.js';
@@ -201,6 +202,32 @@ t.test('loop() yields timeout when no event came within timeout seconds', async 
   t.equal(server.accepting, true, 'the listener stays open');
 });
 
+t.test('loop({ timeout: Infinity }) never yields timeout', async (t) => {
+  const map = testMap(t);
+  await listener(t, map, ipv4);
+  const running = loop({ map, timeout: Infinity });
+  // Were Infinity taken as a timer delay, Node would fire it after 1 ms.
+  const bound = setTimeout(() => { running.stop(); }, 100);
+  const seen: string[] = [];
+  for await (const ev of running) seen.push(ev.type);
+  clearTimeout(bound);
+  t.same(seen, [], 'no event in 100 ms, then the stop ends the iteration');
+});
+
+t.test('loop() iterator starts nothing until its first next(), and ends for good once returned', async (t) => {
+  const map = testMap(t);
+  await listener(t, map, ipv4);
+  const stopper = new AbortController();
+  const iterator = loop({ map, timeout: 0.01, signal: stopper.signal })[Symbol.asyncIterator]();
+  t.equal(getEventListeners(stopper.signal, 'abort').length, 0, 'fetching the iterator binds nothing');
+  t.same(await iterator.next(), { done: false, value: { type: 'timeout' } });
+  t.equal(getEventListeners(stopper.signal, 'abort').length, 1, 'the first next() binds the signal');
+  t.same(await iterator.return?.(), { done: true, value: undefined });
+  t.equal(getEventListeners(stopper.signal, 'abort').length, 0, 'return() unbinds it');
+  t.same(await iterator.next(), { done: true, value: undefined }, 'next() after return() is done');
+  t.equal(getEventListeners(stopper.signal, 'abort').length, 0, 'and binds nothing again');
+});
+
 t.test('loop() yields timeout while idle dispatchers are polled', async (t) => {
   const map = testMap(t);
   const d = new QuietDispatcher(null, map);
@@ -318,6 +345,12 @@ t.test('loop() throws TypeError or RangeError for bad arguments', async (t) => {
   t.throws(() => loop(1, 'yes' as unknown as boolean), TypeError);
   t.throws(() => loop({ map: new Map() as unknown as Map_ }), TypeError);
   t.throws(() => loop({ timeout: -1 }), RangeError);
+  // Node fires a timer longer than 2^31-1 ms after 1 ms: refused, not shortened.
+  t.throws(() => loop({ timeout: 2_147_484 }), RangeError);
+  t.throws(() => loop({ pollInterval: 2_147_484 }), RangeError);
+  t.throws(() => loop({ pollInterval: Infinity }), RangeError);
+  t.throws(() => loop({ timeout: Number.NaN }), TypeError);
+  t.type(loop({ timeout: Infinity }), Loop, 'an infinite timeout means none');
   t.throws(() => loop({ count: 0 }), RangeError);
   t.throws(() => loop(1, false, undefined, 1.5), TypeError);
 });

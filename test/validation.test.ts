@@ -74,6 +74,10 @@ t.test('Channel constructor throws for a bad socket or bad options, joining no m
   t.throws(() => new Channel(null, map, { acceptQueueLimit: loose('10') }), TypeError);
   t.throws(() => new Channel(null, map, { closeTimeout: -1 }), RangeError);
   t.throws(() => new Channel(null, map, { closeTimeout: Number.NaN }), TypeError);
+  // Node fires a timer longer than 2^31-1 ms after 1 ms: refused, not shortened.
+  t.throws(() => new Channel(null, map, { closeTimeout: 2_147_484 }), RangeError);
+  t.throws(() => new Channel(null, map, { closeTimeout: Infinity }), RangeError);
+  t.throws(() => new Channel(null, map, null as unknown as object), TypeError);
   t.equal(map.size, 0);
 });
 
@@ -281,13 +285,13 @@ for (const fam of families) {
       t.equal(channel.state, 'idle');
     });
 
-    t.test('Channel.chunks() throws RangeError for a size that is not positive', async (t) => {
+    t.test('Channel.chunks() throws at the call for a size that is not a positive integer', async (t) => {
       const map = testMap(t);
       const server = await listener(t, map, fam);
       const c = client(t, map, fam, server);
       await c.opened;
-      await t.rejects(c.chunks(0).next(), RangeError);
-      await t.rejects(c.chunks(2.5).next(), TypeError);
+      t.throws(() => c.chunks(0), RangeError, 'at the call, before iterating');
+      t.throws(() => c.chunks(2.5), TypeError);
       t.equal(c.state, 'open');
     });
   });

@@ -51,11 +51,22 @@ export function checkPositiveInteger(name: string, value: unknown): number {
   return value;
 }
 
-export function checkSeconds(name: string, value: unknown): number {
+/** Longest delay Node's timers keep: longer ones fire after 1 ms instead. */
+export const MAX_TIMER_SECONDS = 2_147_483.647;
+
+/**
+ * Checks a number of seconds for a timer: 0 up to {@link MAX_TIMER_SECONDS},
+ * or `Infinity` (never) where `infinite` says it means something.
+ */
+export function checkSeconds(name: string, value: unknown, infinite = false): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {
     throw new TypeError(`Invalid ${name}: expected a number of seconds, got ${String(value)}`);
   }
-  if (value < 0) throw new RangeError(`Invalid ${name}: expected 0 or more seconds, got ${value}`);
+  if (value === Infinity && infinite) return value;
+  if (value < 0 || value > MAX_TIMER_SECONDS) {
+    const most = infinite ? `${MAX_TIMER_SECONDS} or Infinity` : `${MAX_TIMER_SECONDS}`;
+    throw new RangeError(`Invalid ${name}: expected 0 to ${most} seconds, got ${value}`);
+  }
   return value;
 }
 
