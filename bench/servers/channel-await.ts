@@ -1,5 +1,6 @@
 // A Channel in for-await style: readiness events, recv() and send(), with the
-// classic partial-send buffer and write interest while bytes wait.
+// classic partial-send buffer: while bytes wait to be sent, write interest is
+// on and read interest off, so the server never holds more than one chunk.
 import { AF_INET, Channel } from 'asyncore';
 import { HOST, announce } from './common.js';
 
@@ -9,19 +10,17 @@ async function serve(channel: Channel): Promise<void> {
     if (ev.type === 'read') {
       const data = channel.recv(65536);
       if (data === null || data.length === 0) continue;
-      if (pending !== null) {
-        pending = Buffer.concat([pending, data]);
-        continue;
-      }
       const sent = channel.send(data);
       if (sent < data.length) {
         pending = data.subarray(sent);
         channel.writeInterest = true;
+        channel.readInterest = false;
       }
     } else if (ev.type === 'write' && pending !== null) {
       const sent = channel.send(pending);
       pending = sent === pending.length ? null : pending.subarray(sent);
       channel.writeInterest = pending !== null;
+      channel.readInterest = pending === null;
     }
   }
 }
