@@ -23,6 +23,20 @@ const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const python = spawnSync('python3', ['-c', 'import asyncore'], { stdio: 'ignore' }).status === 0;
 
+// The load generator: the C one (bench/loadgen.c, compiled here when gcc exists)
+// costs less CPU per request than the Node one, so the servers saturate first.
+const loadgenC = path.join(here, 'loadgen-c');
+const gcc = spawnSync('gcc', ['-O2', '-Wall', '-Wextra', '-std=c11', '-D_GNU_SOURCE', '-o', loadgenC, path.join(root, 'bench/loadgen.c')], { stdio: ['ignore', 'inherit', 'inherit'] });
+const compiled = gcc.error === undefined && gcc.status === 0;
+const whyNot = gcc.error !== undefined ? 'gcc not found' : `gcc failed (status ${String(gcc.status)})`;
+const requested = args.includes('--loadgen') ? args[args.indexOf('--loadgen') + 1] : undefined;
+if (requested !== undefined && requested !== 'c' && requested !== 'node') {
+  throw new Error(`--loadgen must be c or node, not ${requested}`);
+}
+if (requested === 'c' && !compiled) throw new Error(`--loadgen c: ${whyNot}`);
+const loadgen: 'c' | 'node' = requested ?? (compiled ? 'c' : 'node');
+process.stderr.write(`load generator: ${loadgen} (${requested !== undefined ? '--loadgen' : compiled ? 'compiled bench/loadgen.c' : whyNot})\n`);
+
 interface Server { name: string; command: string[] }
 const servers: Server[] = [
   { name: 'raw node:net', command: ['node', path.join(here, 'servers/raw.js')] },
@@ -102,10 +116,18 @@ interface LoadResult { requests: number; bytes: number; seconds: number; latenci
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The load generator's result line; throws if it exited without one. */
+async function resultLine(lines: AsyncIterator<string>): Promise<string> {
+  const next = await lines.next();
+  if (next.done === true) throw new Error('the load generator exited without a result');
+  return next.value;
+}
+
 async function measure(server: Server, workload: Workload): Promise<Sample> {
   const { child, port, pid } = await startServer(server);
   const job = { ...workload.job, port, seconds };
-  const [cmd, ...rest] = pinned(1, ['node', path.join(here, 'loadgen.js'), JSON.stringify(job)]) as [string, ...string[]];
+  const command = loadgen === 'c' ? [loadgenC, JSON.stringify(job)] : ['node', path.join(here, 'loadgen.js'), JSON.stringify(job)];
+  const [cmd, ...rest] = pinned(1, command) as [string, ...string[]];
   const load = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
   const loadExit = once(load, 'exit');
   try {
@@ -121,7 +143,7 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
       await sleep(idleMs);
       const ticks = cpuTicks(pid) - t0;
       load.stdin.write('go\n');
-      const result = JSON.parse((await next.next()).value as string) as LoadResult;
+      const result = JSON.parse(await resultLine(next)) as LoadResult;
       lines.close();
       return {
         value: (rssAfter - rssBefore) / 10_000,
@@ -136,7 +158,7 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
     await next.next(); // 'started': connections are open, the timed phase begins
     const t0 = cpuTicks(pid);
     const started = process.hrtime.bigint();
-    const line = (await next.next()).value as string;
+    const line = await resultLine(next);
     const t1 = cpuTicks(pid);
     lines.close();
     const result = JSON.parse(line) as LoadResult;
@@ -175,7 +197,11 @@ for (let round = 1; round <= rounds; round++) {
     const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Server);
     for (const server of order) {
       process.stderr.write(`round ${round}/${rounds} ${workload.name} ${server.name} ... `);
-      const sample = await measure(server, workload);
+      // A failed run is recorded as such (no figure, one error), not fatal to the suite.
+      const sample = await measure(server, workload).catch((error: unknown): Sample => {
+        process.stderr.write(`failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        return { value: NaN, serverCpuPerM: null, loadSaturated: false, errors: 1 };
+      });
       process.stderr.write(`${sample.value.toFixed(1)} ${workload.unit}\n`);
       const list = samples.get(key(workload.name, server.name)) ?? [];
       list.push(sample);
@@ -245,6 +271,7 @@ const environment = {
   node: process.version,
   cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
   taskset: hasTaskset,
+  loadgen,
   rounds,
   secondsPerRun: seconds,
   command: `npm run bench -- ${args.join(' ')}`.trim(),

@@ -6,7 +6,7 @@ import { socketMap } from './channel-map.js';
 import type { ChannelMap } from './channel-map.js';
 import { AcceptQueueFullError, ChannelClosedError, ChannelStateError, UnsupportedError } from './errors.js';
 import type { ChannelEvent, Operation } from './events.js';
-import { deferred, noop } from './internal/deferred.js';
+import { Latch, deferred, noop } from './internal/deferred.js';
 import type { Deferred } from './internal/deferred.js';
 import type { EventCursor, Watcher } from './internal/cursor.js';
 import { EventIterator } from './internal/event-iterator.js';
@@ -114,6 +114,9 @@ const RESOLVED = Promise.resolve(undefined);
 
 let nextId = 1;
 
+// The channel of each socket, for the socket listeners every channel shares.
+const owners = new WeakMap<net.Socket, Channel>();
+
 // Remembered for sockets waiting in an accept queue: the listener's family
 // (Node does not say it for Unix sockets) and any error they had while waiting.
 const queuedFamily = new WeakMap<net.Socket, Family>();
@@ -141,7 +144,10 @@ interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
  */
 export const channelInternals = {} as {
   pull(channel: Channel, cursor: EventCursor): ChannelEvent | null | undefined;
-  watch(channel: Channel, watcher: Watcher): () => void;
+  /** Whether `pull()` would report anything now; changes nothing. */
+  wouldReport(channel: Channel, cursor: EventCursor): boolean;
+  watch(channel: Channel, watcher: Watcher): void;
+  unwatch(channel: Channel, watcher: Watcher): void;
   forceSend(channel: Channel, data: Buffer): void;
 };
 
@@ -231,7 +237,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   // One-shot events (connect, error), shared by every consumer.
   #log: ChannelEvent[] = [];
   #logBase = 0;
-  #watchers = new Set<Watcher>();
+  // Change watchers: nearly always one (a loop or an iterator), so the first
+  // has a field of its own and a set is made only for more.
+  #watcher: Watcher | null = null;
+  #moreWatchers: Set<Watcher> | null = null;
   readonly #readHwm: number;
   readonly #writeHwm: number;
   readonly #queueLimit: number;
@@ -239,19 +248,24 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   // The reused read buffer of a connecting channel (readBufferSize), else null.
   #readBuffer: Buffer | null = null;
   readonly #readBufferSize: number;
-  readonly #opened = deferred<undefined>(true);
-  readonly #closed = deferred<undefined>(true);
+  readonly #opened = new Latch<undefined>();
+  readonly #closed = new Latch<undefined>();
   // Reused event objects: level events carry nothing but the channel.
-  readonly #readEvent: ChannelEvent;
-  readonly #writeEvent: ChannelEvent;
-  readonly #acceptEvent: ChannelEvent;
-  readonly #closeEvent: ChannelEvent;
+  // Made on first use: an idle channel never needs them.
+  #readEvent: ChannelEvent | null = null;
+  #writeEvent: ChannelEvent | null = null;
+  #acceptEvent: ChannelEvent | null = null;
 
   static {
     channelInternals.pull = (channel, cursor) => channel.#pull(cursor);
+    channelInternals.wouldReport = (channel, cursor) => channel.#pull(cursor, true) !== null;
     channelInternals.watch = (channel, watcher) => {
-      channel.#watchers.add(watcher);
-      return () => channel.#watchers.delete(watcher);
+      if (channel.#watcher === null) channel.#watcher = watcher;
+      else (channel.#moreWatchers ??= new Set()).add(watcher);
+    };
+    channelInternals.unwatch = (channel, watcher) => {
+      if (channel.#watcher === watcher) channel.#watcher = null;
+      else channel.#moreWatchers?.delete(watcher);
     };
     channelInternals.forceSend = (channel, data) => {
       if (channel.#sock !== null && !channel.#sock.destroyed) channel.#sock.write(data);
@@ -279,10 +293,6 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     this.#queueLimit = settings.acceptQueueLimit;
     this.#closeTimeout = settings.closeTimeout;
     this.#readBufferSize = settings.readBufferSize;
-    this.#readEvent = Object.freeze({ type: 'read', channel: this });
-    this.#writeEvent = Object.freeze({ type: 'write', channel: this });
-    this.#acceptEvent = Object.freeze({ type: 'accept', channel: this });
-    this.#closeEvent = Object.freeze({ type: 'close', channel: this });
     if (sock !== undefined && sock !== null) this.setSocket(sock, map);
   }
 
@@ -525,6 +535,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     this.#addr = peerAddress(sock, family);
     this.#attach(sock);
     sock.off('error', onQueuedError);
+    queuedFamily.delete(sock);
     this.#state = 'open';
     this.#map.set(this.id, this);
     const early = queuedError.get(sock);
@@ -632,7 +643,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
       this.#readBuffer = buffer;
       // Node reads `onread` in the constructor too, though its types list it
       // only among connect() options.
-      const options = { allowHalfOpen: true, onread: { buffer, callback: this.#onRead } };
+      const options = { allowHalfOpen: true, onread: { buffer, callback: (count: number) => this.#onRead(count) } };
       sock = new net.Socket(options);
     } else {
       sock = new net.Socket({ allowHalfOpen: true });
@@ -640,7 +651,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     this.#attach(sock);
     this.#state = 'connecting';
     this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
-    sock.once('connect', this.#onConnect);
+    sock.once('connect', Channel.#socketConnect);
     if (typeof checked === 'string') {
       sock.connect({ path: checked });
     } else {
@@ -990,40 +1001,52 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   }
 
   #signal(): void {
-    for (const watcher of this.#watchers) watcher();
+    this.#watcher?.changed();
+    if (this.#moreWatchers !== null) for (const watcher of this.#moreWatchers) watcher.changed();
   }
 
   /** Resolves on the channel's next state change. */
   #change(): Promise<void> {
     return new Promise((resolve) => {
-      const watcher = (): void => {
-        this.#watchers.delete(watcher);
-        resolve();
+      const watcher: Watcher = {
+        changed: () => {
+          channelInternals.unwatch(this, watcher);
+          resolve();
+        },
       };
-      this.#watchers.add(watcher);
+      channelInternals.watch(this, watcher);
     });
   }
 
   #attach(sock: net.Socket): void {
     this.#sock = sock;
+    owners.set(sock, this);
+    // The listeners are shared by every socket and find their channel in
+    // `owners`: per-channel closures would cost 56 bytes each per connection.
     // The error listener stays for the socket's whole life: Node must never see
     // an 'error' emission without a listener, even after close().
-    sock.on('error', this.#onError);
-    sock.on('data', this.#onData);
-    sock.on('end', this.#onEnd);
-    sock.on('drain', this.#onDrain);
-    sock.on('close', this.#onEnd);
+    sock.on('error', Channel.#socketError);
+    sock.on('data', Channel.#socketData);
+    sock.on('end', Channel.#socketEnd);
+    sock.on('drain', Channel.#socketDrain);
+    sock.on('close', Channel.#socketEnd);
   }
 
-  readonly #onConnect = (): void => {
+  static #socketError(this: net.Socket, error: NodeJS.ErrnoException): void { const channel = owners.get(this); if (channel !== undefined) channel.#onError(error); }
+  static #socketData(this: net.Socket, chunk: Buffer): void { const channel = owners.get(this); if (channel !== undefined) channel.#onData(chunk); }
+  static #socketEnd(this: net.Socket): void { const channel = owners.get(this); if (channel !== undefined) channel.#onEnd(); }
+  static #socketDrain(this: net.Socket): void { const channel = owners.get(this); if (channel !== undefined) channel.#onDrain(); }
+  static #socketConnect(this: net.Socket): void { const channel = owners.get(this); if (channel !== undefined) channel.#onConnect(); }
+
+  #onConnect(): void {
     if (this.#closedLocally || this.#broken !== null) return;
     this.#state = 'open';
     this.#logEvent({ type: 'connect', channel: this });
     this.#opened.resolve(undefined);
     this.#pumpWrites();
-  };
+  }
 
-  readonly #onData = (chunk: Buffer): void => {
+  #onData(chunk: Buffer): void {
     if (this.#closedLocally) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
@@ -1032,10 +1055,10 @@ export class Channel implements AsyncIterable<ChannelEvent> {
       (this.#sock as net.Socket).pause();
     }
     this.#signal();
-  };
+  }
 
   /** Node's `onread` callback: `count` bytes are in the reused buffer. */
-  readonly #onRead = (count: number): boolean => {
+  #onRead(count: number): boolean {
     if (this.#closedLocally) return true; // discarding until the peer ends
     this.#chunks.push((this.#readBuffer as Buffer).subarray(0, count));
     this.#buffered += count;
@@ -1043,24 +1066,27 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     this.#paused = true;
     this.#signal();
     return false;
-  };
+  }
 
-  readonly #onEnd = (): void => {
+  #onEnd(): void {
     if (this.#closedLocally || this.#eof) return;
     this.#eof = true;
     this.#signal();
-  };
+  }
 
-  readonly #onDrain = (): void => {
+  #onDrain(): void {
     if (this.#closedLocally) return;
     this.#pumpWrites();
     this.#signal();
-  };
+  }
 
-  readonly #onError = (error: NodeJS.ErrnoException): void => {
+  /** The write callback of a write that fills the window; made on first use. */
+  #afterWrite: (() => void) | null = null;
+
+  #onError(error: NodeJS.ErrnoException): void {
     if (this.#closedLocally) return;
     this.#fail(error, operationOf(error, this.#state === 'connecting'));
-  };
+  }
 
   #onServerError(error: NodeJS.ErrnoException): void {
     if (this.#closedLocally) return;
@@ -1135,7 +1161,8 @@ export class Channel implements AsyncIterable<ChannelEvent> {
       for (const sock of this.#queue.splice(0)) sock.destroy();
     }
     this.#signal();
-    this.#watchers.clear();
+    this.#watcher = null;
+    this.#moreWatchers = null;
     return true;
   }
 
@@ -1151,7 +1178,8 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     }
     // This write fills the window. Node emits 'drain' only past its own
     // high-water mark, which may be above ours: its flush callback tells us too.
-    sock.write(buf.length === room ? buf : buf.subarray(0, room), this.#onDrain);
+    this.#afterWrite ??= () => { this.#onDrain(); };
+    sock.write(buf.length === room ? buf : buf.subarray(0, room), this.#afterWrite);
     return room;
   }
 
@@ -1194,7 +1222,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * that holds now, else `close` once; `null` when nothing holds now,
    * `undefined` when the channel will report nothing more.
    */
-  #pull(cursor: EventCursor): ChannelEvent | null | undefined {
+  #pull(cursor: EventCursor, peek = false): ChannelEvent | null | undefined {
+    // A peek answers whether a pull would report something (anything but
+    // null), changing nothing; it still asks readable()/writable().
+    if (peek) {
+      if (cursor.closeSeen || this.#closedLocally) return undefined;
+      if (Math.max(cursor.seq, this.#logBase) < this.#logBase + this.#log.length) return undefined;
+    }
     if (cursor.closeSeen) {
       // The consumer came back after `close`: the channel is done.
       this.close();
@@ -1211,7 +1245,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     }
     const broken = this.#broken !== null;
     if (this.#server !== null) {
-      if (!broken && this.#queue.length > 0 && this.readInterest) return this.#acceptEvent;
+      if (!broken && this.#queue.length > 0 && this.readInterest) return this.#acceptEvent ??= Object.freeze({ type: 'accept', channel: this });
       if (!broken) return null;
     } else {
       const readReady = this.#buffered > 0 || (this.#eof && !this.#eofTaken && !broken);
@@ -1219,19 +1253,21 @@ export class Channel implements AsyncIterable<ChannelEvent> {
       // Once the end of stream is taken, `close` is next, whatever the write interest.
       const writeReady = this.#state === 'open' && !broken && !this.#eofTaken && this.#sock !== null
         && this.#sock.writableLength < this.#writeHwm && this.writeInterest;
+      if (peek) return wantsRead || writeReady || !(!(broken && (!readReady || !this.readInterest)) && !this.#eofTaken) ? undefined : null;
       if (wantsRead && (!writeReady || !cursor.preferWrite)) {
         cursor.preferWrite = writeReady;
-        return this.#readEvent;
+        return this.#readEvent ??= Object.freeze({ type: 'read', channel: this });
       }
       if (writeReady) {
         cursor.preferWrite = false;
-        return this.#writeEvent;
+        return this.#writeEvent ??= Object.freeze({ type: 'write', channel: this });
       }
       // A broken connection's remaining bytes come first, unless nobody reads.
       if (!(broken && (!readReady || !this.readInterest)) && !this.#eofTaken) return null;
     }
+    if (peek) return undefined;
     cursor.closeSeen = true;
-    return this.#closeEvent;
+    return Object.freeze({ type: 'close', channel: this });
   }
 }
 

@@ -8,6 +8,8 @@ async function serve(channel: Channel): Promise<void> {
   } catch {
     // A peer that resets ends its own connection only.
   }
+  // chunks() ends at the peer's end of stream; close() flushes the echo, then ends ours.
+  channel.close();
 }
 
 const listener = new Channel();

@@ -16,8 +16,8 @@ export function newCursor(): EventCursor {
   return { seq: 0, preferWrite: false, closeSeen: false };
 }
 
-/** A channel's change watcher: called synchronously on every state change. */
-export type Watcher = () => void;
+/** A channel's change watcher: `changed()` is called synchronously on every state change. */
+export interface Watcher { changed(): void }
 
 /** Resolves on the next macrotask, so I/O and timers get a turn. */
 export function nextMacrotask(): Promise<void> {

@@ -13,18 +13,23 @@ import type { Channel } from '../channel.js';
 import type { ChannelMap } from '../channel-map.js';
 import type { ChannelEvent } from '../events.js';
 import { newCursor } from './cursor.js';
-import type { EventCursor } from './cursor.js';
+import type { EventCursor, Watcher } from './cursor.js';
 
-export interface Entry {
-  readonly channel: Channel;
-  readonly cursor: EventCursor;
-  readonly unwatch: () => void;
-  readonly polled: boolean;
-  queued: boolean;
-  busy: boolean;
+/** One channel in the engine; its own change watcher (no closure per channel). */
+export class Entry implements Watcher {
+  readonly cursor: EventCursor = newCursor();
+  queued = false;
+  busy = false;
   /** The channel left the map; dropped once it has nothing more to report. */
-  leaving: boolean;
-  removed: boolean;
+  leaving = false;
+  removed = false;
+  constructor(
+    readonly channel: Channel,
+    readonly polled: boolean,
+    readonly wake: (entry: Entry) => void,
+  ) {}
+
+  changed(): void { this.wake(this); }
 }
 
 export const ROUND_END = Symbol('round end');
@@ -83,6 +88,8 @@ export class Engine {
     for (const channel of options.map.values()) this.#add(channel);
   }
 
+  readonly #wakeEntry = (entry: Entry): void => { this.#enqueue(entry); };
+
   readonly #onMapChange = (channel: Channel, added: boolean): void => {
     if (added) this.#add(channel);
     else this.#remove(channel);
@@ -91,16 +98,8 @@ export class Engine {
   #add(channel: Channel): void {
     if (this.#entries.has(channel) || !this.#options.accepts(channel)) return;
     const polled = this.#options.polls(channel);
-    const entry: Entry = {
-      channel,
-      cursor: newCursor(),
-      unwatch: channelInternals.watch(channel, () => { this.#enqueue(entry); }),
-      polled,
-      queued: false,
-      busy: false,
-      leaving: false,
-      removed: false,
-    };
+    const entry = new Entry(channel, polled, this.#wakeEntry);
+    channelInternals.watch(channel, entry);
     this.#entries.set(channel, entry);
     if (polled && ++this.#polled === 1) this.#startPolling();
     this.#enqueue(entry);
@@ -120,7 +119,7 @@ export class Engine {
   #drop(entry: Entry): void {
     if (entry.removed) return;
     entry.removed = true;
-    entry.unwatch();
+    channelInternals.unwatch(entry.channel, entry);
     this.#entries.delete(entry.channel);
     if (entry.polled && --this.#polled === 0) this.#stopPolling();
   }
@@ -221,10 +220,24 @@ export class Engine {
       }
       seen++;
       const entry = this.#entries.get(step.value);
-      if (entry?.polled === true && !entry.queued && !entry.busy && !entry.removed) {
+      if (entry?.polled === true && !entry.queued && !entry.busy && !entry.removed && this.#wouldReport(entry)) {
         entry.queued = true;
         target.push(entry);
       }
+    }
+  }
+
+  /**
+   * Whether a sweep should queue this entry: only if a pull would report
+   * something, so a sweep that finds nothing costs a readable()/writable()
+   * call per channel and no round. One that throws is queued, so the pull
+   * raises it the usual way.
+   */
+  #wouldReport(entry: Entry): boolean {
+    try {
+      return channelInternals.wouldReport(entry.channel, entry.cursor);
+    } catch {
+      return true;
     }
   }
 

@@ -5,26 +5,32 @@ import type { Channel } from '../channel.js';
 import { channelInternals } from '../channel.js';
 import type { ChannelEvent } from '../events.js';
 import { newCursor, nextMacrotask } from './cursor.js';
+import type { Watcher } from './cursor.js';
 
 // Events handed out back to back before the iterator lets the event loop run
 // I/O and timers, so one always-ready channel cannot starve them.
 const STREAK_LIMIT = 32;
 const DONE: IteratorResult<ChannelEvent> = Object.freeze({ done: true, value: undefined });
 
-export class EventIterator implements AsyncIterator<ChannelEvent> {
+export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
   readonly #channel: Channel;
   readonly #cursor = newCursor();
   readonly #signal: AbortSignal | undefined;
   #done = false;
   #streak = 0;
   #pending: ((result: IteratorResult<ChannelEvent>) => void) | null = null;
-  #unwatch: (() => void) | null = null;
+  #watching = false;
+  #onAbort: (() => void) | null = null;
 
   constructor(channel: Channel, signal?: AbortSignal) {
     this.#channel = channel;
     this.#signal = signal;
-    if (signal?.aborted === true) this.#done = true;
-    else signal?.addEventListener('abort', this.#finish, { once: true });
+    if (signal?.aborted === true) {
+      this.#done = true;
+    } else if (signal !== undefined) {
+      this.#onAbort = () => { this.#finish(); };
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
   }
 
   next(): Promise<IteratorResult<ChannelEvent>> {
@@ -39,7 +45,10 @@ export class EventIterator implements AsyncIterator<ChannelEvent> {
       return Promise.resolve(result);
     }
     this.#streak = 0;
-    this.#unwatch ??= channelInternals.watch(this.#channel, this.#onChange);
+    if (!this.#watching) {
+      this.#watching = true;
+      channelInternals.watch(this.#channel, this);
+    }
     return new Promise((resolve) => { this.#pending = resolve; });
   }
 
@@ -53,14 +62,15 @@ export class EventIterator implements AsyncIterator<ChannelEvent> {
     return event === null ? null : { done: false, value: event };
   }
 
-  readonly #onChange = (): void => {
+  /** The channel's change notification (see {@link Watcher}). */
+  changed(): void {
     const pending = this.#pending;
     if (pending === null || this.#done) return;
     const result = this.#take();
     if (result === null || this.#pending === null) return;
     this.#pending = null;
     pending(result);
-  };
+  }
 
   return(): Promise<IteratorResult<ChannelEvent>> {
     // Stopping is not closing, except that a consumer handed `close` is done with it.
@@ -69,13 +79,15 @@ export class EventIterator implements AsyncIterator<ChannelEvent> {
     return Promise.resolve(DONE);
   }
 
-  readonly #finish = (): void => {
+  #finish(): void {
     this.#done = true;
-    this.#signal?.removeEventListener('abort', this.#finish);
-    this.#unwatch?.();
-    this.#unwatch = null;
+    if (this.#onAbort !== null) this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#watching) {
+      this.#watching = false;
+      channelInternals.unwatch(this.#channel, this);
+    }
     const pending = this.#pending;
     this.#pending = null;
     pending?.(DONE);
-  };
+  }
 }
