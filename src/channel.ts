@@ -1149,9 +1149,13 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     this.#closing = true;
     this.#state = 'closed';
     this.#map.delete(this.id);
-    const error = new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted');
-    for (const pending of this.#writes.splice(0)) pending.done.reject(error);
-    this.#opened.reject(new ChannelClosedError('Channel closed before it opened'));
+    // Errors are made only when somebody waits: capturing a stack trace costs
+    // more than the rest of a close.
+    if (this.#writes.length > 0) {
+      const error = new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted');
+      for (const pending of this.#writes.splice(0)) pending.done.reject(error);
+    }
+    if (this.#opened.pending) this.#opened.reject(new ChannelClosedError('Channel closed before it opened'));
     this.#closed.resolve(undefined);
     this.#chunks = [];
     this.#buffered = 0;

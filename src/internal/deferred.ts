@@ -45,6 +45,9 @@ export class Latch<T> {
     return this.#deferred.promise;
   }
 
+  /** Not yet settled. */
+  get pending(): boolean { return this.#state === 'pending'; }
+
   resolve(value: T): void {
     if (this.#state !== 'pending') return;
     this.#state = 'resolved';
