@@ -1255,8 +1255,9 @@ export class Channel implements AsyncIterable<ChannelEvent> {
       const readReady = this.#buffered > 0 || (this.#eof && !this.#eofTaken && !broken);
       const wantsRead = readReady && this.readInterest;
       // Once the end of stream is taken, `close` is next, whatever the write interest.
+      // The interest first: when it is false (an idle dispatcher) the socket is not touched.
       const writeReady = this.#state === 'open' && !broken && !this.#eofTaken && this.#sock !== null
-        && this.#sock.writableLength < this.#writeHwm && this.writeInterest;
+        && this.writeInterest && this.#sock.writableLength < this.#writeHwm;
       if (peek) return wantsRead || writeReady || !(!(broken && (!readReady || !this.readInterest)) && !this.#eofTaken) ? undefined : null;
       if (wantsRead && (!writeReady || !cursor.preferWrite)) {
         cursor.preferWrite = writeReady;

@@ -57,7 +57,7 @@ export interface LoopOptions {
   count?: number;
   /**
    * Seconds between re-asks of idle dispatchers' `readable()`/`writable()`.
-   * 0 to 2147483.647 (at least 1 ms is used); default 0.01.
+   * 0 to 2147483.647 (at least 1 ms is used); default 0.1.
    * @example
    * ```ts
    * await loop({ map, pollInterval: 0.1 }); // cheaper idle polling, slower to notice
@@ -121,7 +121,7 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
     this.#options = {
       timeout: checkSeconds('timeout', options.timeout ?? 30, true),
       map: options.map ?? socketMap,
-      pollInterval: checkSeconds('pollInterval', options.pollInterval ?? 0.01),
+      pollInterval: checkSeconds('pollInterval', options.pollInterval ?? 0.1),
       signal: options.signal,
       count: options.count,
     };
