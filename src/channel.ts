@@ -10,6 +10,7 @@ import { Latch, deferred, noop } from './internal/deferred.js';
 import type { Deferred } from './internal/deferred.js';
 import type { EventCursor, Watcher } from './internal/cursor.js';
 import { EventIterator } from './internal/event-iterator.js';
+import { ChunkIterator } from './internal/chunk-iterator.js';
 import {
   checkAddress, checkFamily, checkPositiveInteger, checkSeconds, checkSocketType, toBuffer,
 } from './internal/validate.js';
@@ -146,6 +147,7 @@ export const channelInternals = {} as {
   pull(channel: Channel, cursor: EventCursor): ChannelEvent | null | undefined;
   /** Whether `pull()` would report anything now; changes nothing. */
   wouldReport(channel: Channel, cursor: EventCursor): boolean;
+  takeChunk(channel: Channel, size: number): Buffer | null | undefined;
   watch(channel: Channel, watcher: Watcher): void;
   unwatch(channel: Channel, watcher: Watcher): void;
   forceSend(channel: Channel, data: Buffer): void;
@@ -259,6 +261,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   static {
     channelInternals.pull = (channel, cursor) => channel.#pull(cursor);
     channelInternals.wouldReport = (channel, cursor) => channel.#pull(cursor, true) !== null;
+    channelInternals.takeChunk = (channel, size) => channel.#takeChunk(size);
     channelInternals.watch = (channel, watcher) => {
       if (channel.#watcher === null) channel.#watcher = watcher;
       else (channel.#moreWatchers ??= new Set()).add(watcher);
@@ -926,24 +929,18 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    */
   chunks(size = 65536): AsyncGenerator<Buffer, void, undefined> {
     checkPositiveInteger('size', size);
-    return this.#chunkStream(size);
+    return new ChunkIterator(this, size);
   }
 
-  async *#chunkStream(size: number): AsyncGenerator<Buffer, void, undefined> {
-    for (;;) {
-      // A broken connection throws even once the channel closed after it.
-      if (this.#buffered === 0 && this.#broken !== null) throw this.#broken;
-      if (this.#closedLocally) return;
-      if (this.#sock !== null) {
-        const data = this.recv(size);
-        if (data !== null) {
-          if (data.length === 0) return;
-          yield data;
-          continue;
-        }
-      }
-      await this.#change();
-    }
+  /** One step of chunks(): bytes, `null` to wait, `undefined` at the end; throws a break. */
+  #takeChunk(size: number): Buffer | null | undefined {
+    // A broken connection throws even once the channel closed after it.
+    if (this.#buffered === 0 && this.#broken !== null) throw this.#broken;
+    if (this.#closedLocally) return undefined;
+    if (this.#sock === null) return null;
+    const data = this.recv(size);
+    if (data === null) return null;
+    return data.length === 0 ? undefined : data;
   }
 
   /**
