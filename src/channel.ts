@@ -4,7 +4,7 @@ import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from './constants
 import type { Address, Family, SocketType } from './constants.js';
 import { socketMap } from './channel-map.js';
 import type { ChannelMap } from './channel-map.js';
-import { AcceptQueueFullError, ChannelClosedError, ChannelStateError, UnsupportedError } from './errors.js';
+import { AcceptQueueFullError, ChannelClosedError, ChannelStateError, IdleTimeoutError, UnsupportedError } from './errors.js';
 import type { ChannelEvent, Operation } from './events.js';
 import { Latch, deferred, noop } from './internal/deferred.js';
 import type { Deferred } from './internal/deferred.js';
@@ -54,6 +54,20 @@ export interface ChannelOptions {
    * ```
    */
   acceptQueueLimit?: number;
+  /**
+   * Seconds a connection may go without a byte sent or received before it is
+   * aborted, reported as an `error` event carrying an {@link IdleTimeoutError}
+   * (operation `'read'`, or `'connect'` while still connecting), then `close`. Counts from the connection's start and
+   * restarts with every byte either way, so a peer that trickles one byte a
+   * minute is dropped by a timeout under a minute. 0 < seconds ≤ 2147483.647;
+   * default none (connections may stay idle forever, as with `node:net`).
+   * Applies to connections, accepted or connecting, not to listeners.
+   * @example
+   * ```ts
+   * for await (const conn of server.connections({ idleTimeout: 60 })) void serve(conn);
+   * ```
+   */
+  idleTimeout?: number;
   /**
    * Bytes Node reads per system call into one buffer the channel allocates
    * once and reuses, instead of a new buffer of up to 64 KiB per read (Node's
@@ -161,6 +175,12 @@ function checkNoReadBuffer(readBufferSize: number): void {
   }
 }
 
+function checkIdleTimeout(value: unknown): number {
+  const seconds = checkSeconds('idleTimeout', value);
+  if (seconds === 0) throw new RangeError('Invalid idleTimeout: it must be more than 0 (leave it out for none)');
+  return seconds;
+}
+
 /** Validates channel options and fills in the defaults. */
 function checkOptions(value: unknown): Required<ChannelOptions> {
   if (typeof value !== 'object' || value === null) {
@@ -178,6 +198,7 @@ function checkOptions(value: unknown): Required<ChannelOptions> {
       ? DEFAULT_CLOSE_TIMEOUT : checkSeconds('closeTimeout', options.closeTimeout),
     readBufferSize: options.readBufferSize === undefined
       ? 0 : checkPositiveInteger('readBufferSize', options.readBufferSize),
+    idleTimeout: options.idleTimeout === undefined ? 0 : checkIdleTimeout(options.idleTimeout),
   };
 }
 
@@ -250,6 +271,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   // The reused read buffer of a connecting channel (readBufferSize), else null.
   #readBuffer: Buffer | null = null;
   readonly #readBufferSize: number;
+  readonly #idleTimeout: number;
   readonly #opened = new Latch<undefined>();
   readonly #closed = new Latch<undefined>();
   // Reused event objects: level events carry nothing but the channel.
@@ -296,6 +318,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     this.#queueLimit = settings.acceptQueueLimit;
     this.#closeTimeout = settings.closeTimeout;
     this.#readBufferSize = settings.readBufferSize;
+    this.#idleTimeout = settings.idleTimeout;
     if (sock !== undefined && sock !== null) this.setSocket(sock, map);
   }
 
@@ -958,9 +981,9 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    * ```
    */
   connections(options: ChannelOptions = {}): AsyncGenerator<Channel, void, undefined> {
-    const { readBufferSize, ...checked } = checkOptions(options);
+    const { readBufferSize, idleTimeout, ...checked } = checkOptions(options);
     checkNoReadBuffer(readBufferSize);
-    return this.#connectionStream(checked);
+    return this.#connectionStream(idleTimeout > 0 ? { ...checked, idleTimeout } : checked);
   }
 
   async *#connectionStream(options: ChannelOptions): AsyncGenerator<Channel, void, undefined> {
@@ -1027,12 +1050,30 @@ export class Channel implements AsyncIterable<ChannelEvent> {
     sock.on('end', Channel.#socketEnd);
     sock.on('drain', Channel.#socketDrain);
     sock.on('close', Channel.#socketEnd);
+    if (this.#idleTimeout > 0) {
+      // Node's own inactivity timer: restarted by every read and write.
+      sock.setTimeout(this.#idleTimeout * 1000);
+      sock.on('timeout', Channel.#socketTimeout);
+    }
   }
 
   static #socketError(this: net.Socket, error: NodeJS.ErrnoException): void { const channel = owners.get(this); if (channel !== undefined) channel.#onError(error); }
   static #socketData(this: net.Socket, chunk: Buffer): void { const channel = owners.get(this); if (channel !== undefined) channel.#onData(chunk); }
   static #socketEnd(this: net.Socket): void { const channel = owners.get(this); if (channel !== undefined) channel.#onEnd(); }
   static #socketDrain(this: net.Socket): void { const channel = owners.get(this); if (channel !== undefined) channel.#onDrain(); }
+  static #socketTimeout(this: net.Socket): void {
+    const channel = owners.get(this);
+    if (channel !== undefined) channel.#onIdle();
+  }
+
+  #onIdle(): void {
+    const sock = this.#sock;
+    if (this.#closedLocally || this.#broken !== null || sock === null) return;
+    this.#fail(new IdleTimeoutError(this.#idleTimeout), this.#state === 'connecting' ? 'connect' : 'read');
+    if (this.#family === AF_UNIX) sock.destroy();
+    else sock.resetAndDestroy();
+  }
+
   static #socketConnect(this: net.Socket): void { const channel = owners.get(this); if (channel !== undefined) channel.#onConnect(); }
 
   #onConnect(): void {

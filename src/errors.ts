@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'ERR_CHANNEL_CLOSED'
   | 'ERR_CHANNEL_STATE'
   | 'ERR_NOT_SUPPORTED'
-  | 'ERR_ACCEPT_QUEUE_FULL';
+  | 'ERR_ACCEPT_QUEUE_FULL'
+  | 'ERR_CHANNEL_IDLE_TIMEOUT';
 
 /**
  * The channel was closed locally before the operation could complete: a
@@ -171,6 +172,50 @@ export class AcceptQueueFullError extends Error {
   constructor(limit: number) {
     super(`Accept queue full: more than ${limit} connections waiting, new ones closed`);
     this.dropped = 1;
+  }
+}
+
+/**
+ * Reported (as an `error` event with operation `'read'`, then `close`) when a
+ * connection saw no byte in either direction for its `idleTimeout`; the
+ * connection is then aborted. Protects a server from peers that hold
+ * connections open doing nothing, or trickling a byte now and then.
+ *
+ * @example
+ * ```ts
+ * const conn = new Channel(sock, map, { idleTimeout: 30 });
+ * for await (const ev of conn) if (ev.type === 'error' && ev.error instanceof IdleTimeoutError) console.log('idle peer dropped');
+ * ```
+ */
+export class IdleTimeoutError extends Error {
+  /**
+   * Always `'ERR_CHANNEL_IDLE_TIMEOUT'`: test it rather than the message.
+   * @example
+   * ```ts
+   * if ((ev.error as IdleTimeoutError).code === 'ERR_CHANNEL_IDLE_TIMEOUT') metrics.idleDrops++;
+   * ```
+   */
+  readonly code = 'ERR_CHANNEL_IDLE_TIMEOUT';
+
+  /**
+   * Always `'IdleTimeoutError'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'IdleTimeoutError: ...'
+   * ```
+   */
+  override readonly name = 'IdleTimeoutError';
+
+  /**
+   * Made by the channel whose connection went idle.
+   * @param seconds - the idle timeout, quoted in the message
+   * @example
+   * ```ts
+   * new IdleTimeoutError(30).message // 'No byte sent or received for 30 s: connection aborted'
+   * ```
+   */
+  constructor(seconds: number) {
+    super(`No byte sent or received for ${seconds} s: connection aborted`);
   }
 }
 

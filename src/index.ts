@@ -45,6 +45,6 @@ export { closeAll } from './close-all.js';
 export { loop, Loop } from './loop.js';
 export type { LoopOptions } from './loop.js';
 export {
-  AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, UnsupportedError,
+  AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, IdleTimeoutError, UnsupportedError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';

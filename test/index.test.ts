@@ -4,7 +4,7 @@ import * as api from '../src/index.js';
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
     'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'Channel', 'ChannelClosedError',
-    'ChannelMap', 'ChannelStateError', 'Dispatcher', 'DispatcherWithSend', 'ExitNow', 'Loop',
+    'ChannelMap', 'ChannelStateError', 'Dispatcher', 'DispatcherWithSend', 'ExitNow', 'IdleTimeoutError', 'Loop',
     'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'closeAll', 'loop', 'socketMap',
   ]);
 });
@@ -14,6 +14,8 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.ChannelStateError('x').code, 'ERR_CHANNEL_STATE');
   t.equal(new api.UnsupportedError('x').code, 'ERR_NOT_SUPPORTED');
   t.equal(new api.AcceptQueueFullError(3).code, 'ERR_ACCEPT_QUEUE_FULL');
+  t.equal(new api.IdleTimeoutError(30).code, 'ERR_CHANNEL_IDLE_TIMEOUT');
+  t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
   t.equal(new api.ExitNow().name, 'ExitNow');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
