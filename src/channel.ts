@@ -839,7 +839,11 @@ export class Channel implements AsyncIterable<ChannelEvent> {
   close(): void {
     if (!this.#shutDown()) return;
     const sock = this.#sock;
-    if (sock !== null && !sock.destroyed) {
+    if (sock !== null && sock.connecting && sock.writableLength === 0) {
+      // Still connecting and nothing accepted to flush: Node's end() would wait
+      // for the connection (up to closeTimeout); give it up now.
+      sock.destroy();
+    } else if (sock !== null && !sock.destroyed) {
       // Keep reading (and discarding) until the peer ends, so unread input does
       // not make the kernel reset the connection before our bytes arrive.
       if (this.#paused) sock.resume();

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { Channel } from './channel.js';
 import type { Address } from './constants.js';
-import { ExitNow } from './errors.js';
+import { AcceptQueueFullError, ExitNow } from './errors.js';
 import type { ChannelEvent } from './events.js';
 import { compactTraceback } from './internal/traceback.js';
 
@@ -202,7 +202,8 @@ export class Dispatcher extends Channel {
   }
 
   /**
-   * The peer closed or the connection broke; called at most once. Default: close.
+   * The peer closed or the connection broke; the loop calls it once (the
+   * default `handleError()` calls it again if it threw). Default: close.
    * @example
    * ```ts
    * override handleClose() { console.log('bye'); this.close(); }
@@ -215,7 +216,9 @@ export class Dispatcher extends Channel {
 
   /**
    * A handler threw or rejected, or a socket error happened. Default: log a
-   * condensed one-line traceback, then `handleClose()`.
+   * condensed one-line traceback, then `handleClose()` — except for an
+   * {@link AcceptQueueFullError} on a listener, which is logged as a warning
+   * and leaves the listener open (no accept error closes a listener).
    * @param error - what was thrown, or the socket error
    * @example
    * ```ts
@@ -223,6 +226,10 @@ export class Dispatcher extends Channel {
    * ```
    */
   handleError(error: unknown): HandlerResult {
+    if (error instanceof AcceptQueueFullError && this.accepting) {
+      this.logInfo(`${error.message} (${error.dropped} dropped) on ${String(this)}`, 'warning');
+      return undefined;
+    }
     this.logInfo(`uncaptured error, closing channel ${String(this)} (${compactTraceback(error)})`, 'error');
     return this.handleClose();
   }
