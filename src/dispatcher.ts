@@ -267,6 +267,15 @@ const closeHandled = new WeakSet<Dispatcher>();
 // run once all the same.
 const oneShotHandled = new WeakSet<ChannelEvent>();
 
+/**
+ * Whether a one-shot event (`connect`, `error`) was already dispatched: a new
+ * loop replays the channel's one-shot log, and the dispatch run skips those
+ * without spending a pass on them.
+ */
+export function alreadyDispatched(event: ChannelEvent): boolean {
+  return (event.type === 'connect' || event.type === 'error') && oneShotHandled.has(event);
+}
+
 function firstTime(event: ChannelEvent): boolean {
   if (oneShotHandled.has(event)) return false;
   oneShotHandled.add(event);

@@ -1,7 +1,7 @@
 import { AsyncIterableX } from 'ix/asynciterable';
 import type { Channel } from './channel.js';
 import { socketMap, ChannelMap } from './channel-map.js';
-import { Dispatcher, dispatchEvent, reportFailure } from './dispatcher.js';
+import { Dispatcher, alreadyDispatched, dispatchEvent, reportFailure } from './dispatcher.js';
 import type { LoopEvent, TimeoutEvent } from './events.js';
 import { nextMacrotask } from './internal/cursor.js';
 import { noop } from './internal/deferred.js';
@@ -142,6 +142,7 @@ export class Loop extends AsyncIterableX<LoopEvent> implements PromiseLike<undef
       timeoutMs: (dispatching && count === undefined) || timeout === Infinity ? null : timeout * 1000,
       pollMs: Math.max(1, pollInterval * 1000),
       count: count ?? null,
+      ...(dispatching ? { skip: alreadyDispatched } : {}),
     };
     return new Engine(options);
   }

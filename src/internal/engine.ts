@@ -67,6 +67,8 @@ export interface EngineOptions {
    * channels, an idle sweep) is not one, so each pass waits as Python's does.
    */
   readonly count: number | null;
+  /** Events to drop without handing them out or counting a pass (already dispatched one-shots). */
+  readonly skip?: (event: ChannelEvent) => boolean;
 }
 
 export class Engine {
@@ -212,6 +214,11 @@ export class Engine {
         continue;
       }
       if (event === null) continue;
+      if (this.#options.skip?.(event) === true) {
+        // Not handed out and not a pass: the channel is asked again next round.
+        this.#enqueue(entry);
+        continue;
+      }
       if (!this.#roundCounted) {
         this.#roundCounted = true;
         this.#rounds++;
