@@ -28,7 +28,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import fc from 'fast-check';
 import { AF_INET, AF_UNIX, Channel, ChannelMap, closeAll, loop } from '../src/index.js';
-import type { Address, ChannelEvent, Family } from '../src/index.js';
+import type { Address, ChannelEvent, Dispatcher, Family } from '../src/index.js';
 import { tempDir } from './helpers/net.js';
 import { macrotask } from './helpers/events.js';
 import { QuietDispatcher, QuietDispatcherWithSend, failOnUnhandled } from './helpers/dispatchers.js';
@@ -560,6 +560,13 @@ class ClientReader {
 
 type Dispatcher2 = QuietDispatcher | QuietDispatcherWithSend;
 
+
+/** A client dispatcher that ended before its transfer finished: record why and close. */
+function closeUnfinished(dispatcher: Dispatcher, reader: ClientReader, why: string): void {
+  reader.ctx.problems.push(`client ${reader.index}: ${why}`);
+  dispatcher.close();
+}
+
 /** A client with its own partial sends: writable() while pieces are pending. */
 class ClientB extends QuietDispatcher {
   readonly reader: ClientReader;
@@ -581,14 +588,8 @@ class ClientB extends QuietDispatcher {
   override handleRead(): void {
     if (this.reader.read(this)) this.close();
   }
-  override handleClose(): void {
-    this.reader.ctx.problems.push(`client ${this.reader.index}: handleClose() before it finished`);
-    this.close();
-  }
-  override handleError(error: unknown): void {
-    this.reader.ctx.problems.push(`client ${this.reader.index}: handleError ${describe(error)}`);
-    this.close();
-  }
+  override handleClose(): void { closeUnfinished(this, this.reader, 'handleClose() before it finished'); }
+  override handleError(error: unknown): void { closeUnfinished(this, this.reader, `handleError ${describe(error)}`); }
 }
 
 /** A client that hands every piece to DispatcherWithSend.send() at once (buffered before the connection is made). */
@@ -609,14 +610,8 @@ class BufferedClientB extends QuietDispatcherWithSend {
   override handleRead(): void {
     if (this.reader.read(this)) this.close();
   }
-  override handleClose(): void {
-    this.reader.ctx.problems.push(`client ${this.reader.index}: handleClose() before it finished`);
-    this.close();
-  }
-  override handleError(error: unknown): void {
-    this.reader.ctx.problems.push(`client ${this.reader.index}: handleError ${describe(error)}`);
-    this.close();
-  }
+  override handleClose(): void { closeUnfinished(this, this.reader, 'handleClose() before it finished'); }
+  override handleError(error: unknown): void { closeUnfinished(this, this.reader, `handleError ${describe(error)}`); }
 }
 
 /** One run of style (b): throws unless every byte arrived exactly once, in order. */
