@@ -16,7 +16,7 @@ import { AF_INET, Channel, ChannelMap, Dispatcher, DispatcherWithSend, closeAll,
 import type { Address } from 'asyncore';
 
 export const SOAK_CYCLES = 10_000;
-const WARMUP = 500;
+export const SOAK_WARMUP = 500;
 const CHECKPOINT = 1_000;
 /** Heap growth allowed over the whole soak: 2 MiB, about 200 bytes a cycle over 10,000. */
 export const SOAK_BOUND = 2 * 1024 * 1024;
@@ -216,7 +216,7 @@ function heapAfterGc(): number {
 }
 
 /** Runs the soak in this process (started with --expose-gc). */
-export async function soakHere(cycles = SOAK_CYCLES): Promise<SoakFigures> {
+export async function soakHere(cycles = SOAK_CYCLES, warmup = SOAK_WARMUP): Promise<SoakFigures> {
   const resourcesBefore = resources();
   // libuv opens a spare descriptor (/dev/null, for its EMFILE trick) at the
   // first listen() and keeps it: listen once first, so that it is in the baseline.
@@ -226,13 +226,13 @@ export async function soakHere(cycles = SOAK_CYCLES): Promise<SoakFigures> {
   const fdsBefore = fds();
   const servers = await soakServers();
   let wrong = 0;
-  for (let i = 0; i < WARMUP; i++) if (!await servers.cycle(i)) wrong++;
+  for (let i = 0; i < warmup; i++) if (!await servers.cycle(i)) wrong++;
   const heapStart = heapAfterGc();
   const rssStart = process.memoryUsage().rss;
   const checkpoints: number[] = [];
   const started = performance.now();
   for (let i = 0; i < cycles; i++) {
-    if (!await servers.cycle(WARMUP + i)) wrong++;
+    if (!await servers.cycle(warmup + i)) wrong++;
     if ((i + 1) % CHECKPOINT === 0) checkpoints.push(heapAfterGc() - heapStart);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -263,10 +263,16 @@ export async function soakHere(cycles = SOAK_CYCLES): Promise<SoakFigures> {
 
 /**
  * Runs the soak in a child process (node --expose-gc), killed after
- * `timeoutMs`; resolves with its figures.
+ * `timeoutMs`; resolves with its figures. `nodeOptions` go before the script
+ * (the tests pass a TypeScript loader to run this file from source).
  */
-export async function runSoak(options: { cycles?: number; timeoutMs: number }): Promise<SoakFigures> {
-  const args = ['--expose-gc', fileURLToPath(import.meta.url), '--child', '--cycles', String(options.cycles ?? SOAK_CYCLES)];
+export async function runSoak(options: {
+  cycles?: number; warmup?: number; timeoutMs: number; nodeOptions?: string[];
+}): Promise<SoakFigures> {
+  const args = [
+    '--expose-gc', ...(options.nodeOptions ?? []), fileURLToPath(import.meta.url), '--child',
+    '--cycles', String(options.cycles ?? SOAK_CYCLES), '--warmup', String(options.warmup ?? SOAK_WARMUP),
+  ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8');
@@ -283,8 +289,10 @@ export async function runSoak(options: { cycles?: number; timeoutMs: number }): 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--child')) {
-  const at = process.argv.indexOf('--cycles');
-  const cycles = at >= 0 ? Number(process.argv[at + 1]) : SOAK_CYCLES;
-  const figures = await soakHere(cycles);
+  const arg = (name: string, fallback: number): number => {
+    const at = process.argv.indexOf(name);
+    return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+  };
+  const figures = await soakHere(arg('--cycles', SOAK_CYCLES), arg('--warmup', SOAK_WARMUP));
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }

@@ -10,25 +10,24 @@
 // AbortSignal, and that every iteration, loop and helper ended. Covered:
 // Channels in for-await style, Dispatchers under an awaited loop(), the
 // promise helpers, listeners with connections still queued, and closeAll() in
-// the middle of transfers. Then a soak: 1,000 connect-exchange-close cycles
-// over the three styles leave the heap (after a full gc) where it started;
-// the 10,000-cycle soak is in `npm run stress`.
+// the middle of transfers. Then the soak of `npm run stress` (stress/soak.ts)
+// at 3,000 connect-exchange-close cycles over the three styles: the heap
+// (after a full gc) ends where it started; `npm run stress` runs 10,000.
 import { createHook } from 'node:async_hooks';
 import type { AsyncHook } from 'node:async_hooks';
 import { getEventListeners } from 'node:events';
 import type { EventEmitter } from 'node:events';
 import net from 'node:net';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import t from 'tap';
 import type { Test } from 'tap';
 import {
-  AF_INET, AcceptQueueFullError, Channel, ChannelClosedError, ChannelMap, Dispatcher, DispatcherWithSend, closeAll, loop,
+  AcceptQueueFullError, Channel, ChannelClosedError, Dispatcher, DispatcherWithSend, closeAll, loop,
 } from '../src/index.js';
-import type { Address, ChannelOptions, Family, HandlerResult } from '../src/index.js';
+import type { Address, Family, HandlerResult } from '../src/index.js';
 import { families, testMap } from './helpers/net.js';
 import type { FamilyCase } from './helpers/net.js';
 import { pattern } from './helpers/events.js';
+import { SOAK_BOUND, runSoak } from '../stress/soak.js';
 
 /** No wait may take longer than this: a hang fails the test instead. */
 const DEADLINE_MS = 10_000;
@@ -505,229 +504,25 @@ for (const fam of families) {
 // ---- the soak ----------------------------------------------------------------
 
 /**
- * A full, synchronous garbage collection; the flags are set at run time (tap
- * starts this process).
+ * The soak of `npm run stress` (stress/soak.ts), run from source in a child
+ * process with --expose-gc, at 3,000 cycles after a long warm-up: V8's own
+ * tables and caches grow over the first thousand or so cycles (0.5-0.7 MiB
+ * after 500 cycles of warm-up); after 1,500, runs measured -0.6 to +0.4 MiB
+ * against the 2 MiB bound. Keeping the client channel of two cycles in three
+ * (closed, with its socket) costs 1.4 KiB a cycle, 4 MiB here: it fails.
  */
-function getGc(): () => void {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (exposed !== undefined) return exposed;
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
+const CYCLES = 3000;
+const WARMUP = 1500;
 
-function heapAfterGc(gc: () => void): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-
-function closedOf(sock: net.Socket | net.Server | null): Promise<void> {
-  if (sock === null) return Promise.reject(new Error('no socket'));
-  if (sock instanceof net.Socket && sock.closed) return Promise.resolve();
-  return new Promise((resolve) => sock.once('close', () => { resolve(); }));
-}
-
-/** One value handed from the server side to the cycle waiting for it. */
-class Mailbox<T> {
-  #items: T[] = [];
-  #waiter: ((item: T) => void) | null = null;
-  put(item: T): void {
-    const waiter = this.#waiter;
-    if (waiter !== null) {
-      this.#waiter = null;
-      waiter(item);
-    } else {
-      this.#items.push(item);
-    }
-  }
-  take(): Promise<T> {
-    const item = this.#items.shift();
-    if (item !== undefined) return Promise.resolve(item);
-    return new Promise((resolve) => { this.#waiter = resolve; });
-  }
-}
-
-/**
- * Long-lived servers in three styles; `cycle(i)` connects a client of the
- * matching style, exchanges one message, closes both ends and waits for both
- * sockets' 'close' events. Returns whether the reply was right.
- */
-async function soakServers(t: Test): Promise<{ cycle(i: number): Promise<boolean>; stop(): Promise<void> }> {
-  const serverMap = new ChannelMap();
-  const accepted = new Mailbox<{ closed: Promise<void> }>();
-  const options: ChannelOptions = {};
-  // Style 1: a Channel in for-await style.
-  const plain = new Channel(null, serverMap, options);
-  plain.createSocket(AF_INET);
-  plain.bind(['127.0.0.1', 0]);
-  plain.listen(64);
-  const plainServing = (async () => {
-    for await (const ev of plain) {
-      if (ev.type !== 'accept') continue;
-      const pair = plain.accept();
-      if (pair === null) continue;
-      const conn = new Channel(pair[0], serverMap);
-      accepted.put({ closed: closedOf(conn.socket) });
-      void (async () => {
-        for await (const e of conn) {
-          if (e.type !== 'read') continue;
-          const data = conn.recv(4096);
-          if (data !== null && data.length > 0) conn.send(data);
-        }
-      })();
-    }
-  })();
-  // Style 2: Dispatchers under an awaited loop().
-  class Echo extends DispatcherWithSend {
-    override handleRead(): void {
-      const data = this.recv(4096);
-      if (data !== null && data.length > 0) this.send(data);
-    }
-    override handleClose(): void { this.close(); }
-  }
-  class EchoServer extends Dispatcher {
-    override handleAccepted(sock: net.Socket): void {
-      accepted.put({ closed: closedOf(sock) });
-      new Echo(sock, serverMap);
-    }
-  }
-  const classic = new EchoServer(null, serverMap);
-  classic.createSocket(AF_INET);
-  classic.bind(['127.0.0.1', 0]);
-  classic.listen(64);
-  const classicLoop = loop({ map: serverMap }).then();
-  // Style 3: the helpers.
-  const helpers = new Channel(null, serverMap);
-  helpers.createSocket(AF_INET);
-  helpers.bind(['127.0.0.1', 0]);
-  helpers.listen(64);
-  const helpersServing = (async () => {
-    for await (const conn of helpers.connections()) {
-      accepted.put({ closed: closedOf(conn.socket) });
-      void (async () => {
-        for await (const chunk of conn.chunks()) await conn.write(chunk);
-        conn.close();
-      })().catch(() => { conn.close(); });
-    }
-  })();
-  await Promise.all([plain.opened, classic.opened, helpers.opened]);
-
-  class Client extends Dispatcher {
-    #out: Buffer;
-    reply = '';
-    constructor(map: ChannelMap, readonly text: string) {
-      super(null, map);
-      this.#out = Buffer.from(text);
-    }
-    override handleConnect(): void { /* writable() sends */ }
-    override writable(): boolean { return this.#out.length > 0; }
-    override handleWrite(): void { this.#out = this.#out.subarray(this.send(this.#out)); }
-    override handleRead(): void {
-      this.reply += this.recv(4096)?.toString() ?? '';
-      if (this.reply.length >= this.text.length) this.close();
-    }
-    override handleClose(): void { this.close(); }
-  }
-
-  // Client maps of cycles under way, closed at teardown if a cycle fails.
-  const clientMaps = new Set<ChannelMap>();
-  t.teardown(() => { for (const m of clientMaps) closeAll(m, true); });
-
-  async function cycle(i: number): Promise<boolean> {
-    const text = `ping ${i}`;
-    const clientMap = new ChannelMap();
-    clientMaps.add(clientMap);
-    let reply = '';
-    let clientClosed: Promise<void>;
-    switch (i % 3) {
-      case 0: {
-        const c = new Channel(null, clientMap);
-        c.createSocket(AF_INET);
-        c.connect(plain.addr as Address);
-        clientClosed = closedOf(c.socket);
-        for await (const ev of c) {
-          if (ev.type === 'connect') c.send(text);
-          if (ev.type !== 'read') continue;
-          reply += c.recv(4096)?.toString() ?? '';
-          if (reply.length >= text.length) break;
-        }
-        c.close();
-        break;
-      }
-      case 1: {
-        const c = new Client(clientMap, text);
-        c.createSocket(AF_INET);
-        c.connect(classic.addr as Address);
-        clientClosed = closedOf(c.socket);
-        await loop({ map: clientMap });
-        reply = c.reply;
-        break;
-      }
-      default: {
-        const c = new Channel(null, clientMap);
-        c.createSocket(AF_INET);
-        c.connect(helpers.addr as Address);
-        clientClosed = closedOf(c.socket);
-        await c.write(text);
-        for await (const chunk of c.chunks()) {
-          reply += chunk.toString();
-          if (reply.length >= text.length) break;
-        }
-        c.close();
-      }
-    }
-    const serverSide = await accepted.take();
-    await Promise.all([clientClosed, serverSide.closed]);
-    clientMaps.delete(clientMap);
-    return reply === text;
-  }
-
-  async function stop(): Promise<void> {
-    const closed = [plain, classic, helpers].map((listener) => closedOf(listener.socket));
-    closeAll(serverMap);
-    await Promise.all([plainServing, classicLoop, helpersServing, ...closed]);
-  }
-  t.teardown(() => { closeAll(serverMap); });
-  return { cycle, stop };
-}
-
-/**
- * Heap growth allowed over SOAK_CYCLES cycles: 2 MiB, about 700 bytes a
- * cycle. Keeping the client channel of two cycles in three (closed, with its
- * socket) costs 1.4 KiB a cycle, 4 MiB here: it fails. V8's own tables and
- * caches grow over the first thousand or so cycles (0.5-0.7 MiB after 500
- * cycles of warm-up), hence the long warm-up; after it, runs measured -0.6 to
- * +0.4 MiB. `npm run stress` runs 10,000 cycles against the same 2 MiB.
- */
-const SOAK_CYCLES = 3000;
-const SOAK_WARMUP = 1500;
-const SOAK_BOUND = 2 << 20;
-
-t.test(`soak: ${SOAK_CYCLES} connect-exchange-close cycles over three styles leave the heap where it started`, async (t) => {
-  const gc = getGc();
-  const resources = counts(process.getActiveResourcesInfo());
-  const servers = await soakServers(t);
-  let right = 0;
-  const run = async (from: number, to: number): Promise<void> => {
-    for (let i = from; i < to; i++) if (await servers.cycle(i)) right++;
-  };
-  // Warm up: compiled code, inline caches and V8's own tables settle first.
-  await deadline(run(0, SOAK_WARMUP), 'warm-up cycles', 30_000);
-  const before = heapAfterGc(gc);
-  const started = performance.now();
-  await deadline(run(SOAK_WARMUP, SOAK_WARMUP + SOAK_CYCLES), 'soak cycles', 60_000);
-  const seconds = (performance.now() - started) / 1000;
-  const after = heapAfterGc(gc);
-  t.equal(right, SOAK_WARMUP + SOAK_CYCLES, 'every exchange got its reply');
-  const growth = after - before;
-  t.ok(growth < SOAK_BOUND,
-    `heapUsed after gc grew ${(growth / 1024).toFixed(1)} KiB over ${SOAK_CYCLES} cycles (${(growth / SOAK_CYCLES).toFixed(0)} B a cycle), under ${SOAK_BOUND / 1024} KiB`);
-  t.comment(`soak: ${SOAK_CYCLES} cycles in ${seconds.toFixed(2)} s, heap ${(before / 1048576).toFixed(2)} -> ${(after / 1048576).toFixed(2)} MiB`);
-  await deadline(servers.stop(), 'stopping the servers');
-  // A server emits 'close' before Node's close callback releases its handle:
-  // give the event loop turns (bounded) to run it.
-  for (let turn = 0; turn < 50 && JSON.stringify(counts(process.getActiveResourcesInfo())) !== JSON.stringify(resources); turn++) {
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  t.same(counts(process.getActiveResourcesInfo()), resources, 'process.getActiveResourcesInfo() is as before');
+t.test(`soak: ${CYCLES} connect-exchange-close cycles over three styles leave the heap where it started`, async (t) => {
+  const tsLoader = import.meta.resolve('@tapjs/typescript/import');
+  const figures = await runSoak({ cycles: CYCLES, warmup: WARMUP, timeoutMs: 60_000, nodeOptions: ['--import', tsLoader] });
+  t.equal(figures.cycles, CYCLES);
+  t.equal(figures.wrongReplies, 0, 'every exchange got its reply');
+  t.ok(figures.heapGrowth < SOAK_BOUND,
+    `heapUsed after gc grew ${(figures.heapGrowth / 1024).toFixed(1)} KiB over ${CYCLES} cycles (${figures.bytesPerCycle.toFixed(0)} B a cycle), under ${SOAK_BOUND / 1024} KiB`);
+  t.equal(figures.fdsAfter, figures.fdsBefore, 'as many descriptors after as before');
+  t.equal(figures.resourcesAfter, figures.resourcesBefore, 'process.getActiveResourcesInfo() is as before');
+  t.ok(figures.pass, figures.failures.join('; '));
+  t.comment(`soak: ${CYCLES} cycles in ${figures.seconds.toFixed(2)} s, heap ${(figures.heapStart / 1048576).toFixed(2)} -> ${(figures.heapEnd / 1048576).toFixed(2)} MiB`);
 });
