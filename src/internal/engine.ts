@@ -23,11 +23,10 @@ export class Entry implements Watcher {
   /** The channel left the map; dropped once it has nothing more to report. */
   leaving = false;
   removed = false;
-  /** Position in the engine's list of polled entries, or -1. */
+  /** Position in the engine's list of polled entries, or -1 (not polled, or dropped). */
   polledAt = -1;
   constructor(
     readonly channel: Channel,
-    readonly polled: boolean,
     readonly wake: (entry: Entry) => void,
   ) {}
 
@@ -110,11 +109,10 @@ export class Engine {
 
   #add(channel: Channel): void {
     if (this.#entries.has(channel) || !this.#options.accepts(channel)) return;
-    const polled = this.#options.polls(channel);
-    const entry = new Entry(channel, polled, this.#wakeEntry);
+    const entry = new Entry(channel, this.#wakeEntry);
     channelInternals.watch(channel, entry);
     this.#entries.set(channel, entry);
-    if (polled) {
+    if (this.#options.polls(channel)) {
       entry.polledAt = this.#polled.push(entry) - 1;
       if (this.#polled.length === 1) this.#startPolling();
     }
