@@ -4,6 +4,9 @@
 //
 //   npm run bench              3 rounds (a few minutes)
 //   npm run bench -- --rounds 5
+//   node build/bench/run.js --only rr-100 --servers await,helpers --no-save
+//     (a subset: --only names workloads, --servers picks servers by a part of
+//     their name, raw node:net always runs; --no-save keeps bench/results as is)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +21,8 @@ const root = path.resolve(here, '..', '..');
 const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
 const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : null;
+const pick = args.includes('--servers') ? (args[args.indexOf('--servers') + 1] ?? '').toLowerCase().split(',') : null;
+const save = !args.includes('--no-save');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
 const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -48,6 +53,9 @@ const servers: Server[] = [
 if (python) {
   servers.push({ name: 'Python asyncore', command: ['python3', path.join(root, 'bench/servers/python_asyncore.py')] });
 }
+
+// The reference always runs: every ratio is taken against it.
+const chosen = servers.filter((s, i) => i === 0 || pick === null || pick.some((p) => s.name.toLowerCase().includes(p)));
 
 interface Workload {
   name: string;
@@ -194,7 +202,7 @@ const key = (w: string, s: string): string => `${w}|${s}`;
 for (let round = 1; round <= rounds; round++) {
   for (const workload of workloads) {
     // Rotate the order each round so no server always runs first.
-    const order = servers.map((_, i) => servers[(i + round - 1) % servers.length] as Server);
+    const order = chosen.map((_, i) => chosen[(i + round - 1) % chosen.length] as Server);
     for (const server of order) {
       process.stderr.write(`round ${round}/${rounds} ${workload.name} ${server.name} ... `);
       // A failed run is recorded as such (no figure, one error), not fatal to the suite.
@@ -220,7 +228,7 @@ interface Row {
 const rows: Row[] = [];
 for (const workload of workloads) {
   const raw = samples.get(key(workload.name, 'raw node:net')) ?? [];
-  for (const server of servers) {
+  for (const server of chosen) {
     const list = samples.get(key(workload.name, server.name)) ?? [];
     const values = list.map((s) => s.value);
     // Ratios are taken per round against raw from the same round, then the median.
@@ -276,7 +284,9 @@ const environment = {
   secondsPerRun: seconds,
   command: `npm run bench -- ${args.join(' ')}`.trim(),
 };
-const resultsDir = path.join(root, 'bench/results');
-if (!existsSync(resultsDir)) mkdirSync(resultsDir, { recursive: true });
-writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ environment, rows }, null, 2)}\n`);
-writeFileSync(path.join(resultsDir, 'latest.md'), `${table.join('\n')}\n\nEnvironment: ${JSON.stringify(environment)}\n`);
+if (save) {
+  const resultsDir = path.join(root, 'bench/results');
+  if (!existsSync(resultsDir)) mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ environment, rows }, null, 2)}\n`);
+  writeFileSync(path.join(resultsDir, 'latest.md'), `${table.join('\n')}\n\nEnvironment: ${JSON.stringify(environment)}\n`);
+}
