@@ -4,6 +4,7 @@
 // we write. In every case the failing channel goes through handleError() or
 // handleClose() and the loop goes on serving the others; nothing reaches the
 // process as an unhandled rejection or an uncaught exception.
+import type net from 'node:net';
 import t from 'tap';
 import { Channel, loop } from '../src/index.js';
 import type { Address, ChannelEvent, LoopEvent } from '../src/index.js';
@@ -11,6 +12,7 @@ import { acceptOne, families, listener, readExactly, testMap } from './helpers/n
 import {
   Pinger, QuietDispatcher, Server, deadAddress, echoPair, echoServer, failOnUnhandled, settle,
 } from './helpers/dispatchers.js';
+import { macrotask } from './helpers/events.js';
 
 failOnUnhandled(t);
 
@@ -271,6 +273,38 @@ for (const fam of families) {
     t.equal(await other.ping('still served'), 'still served', 'the loop goes on');
     running.stop();
     await ended;
+  });
+
+  t.test(`Dispatcher.readable() that throws ends a for-await iteration with its error over ${fam.name}`, async (t) => {
+    const map = testMap(t);
+    const server = await listener(t, map, fam);
+    const peer = new Channel(null, map);
+    t.teardown(() => { peer.close(); });
+    peer.createSocket(fam.family);
+    peer.connect(server.addr as Address);
+    const boom = new Error('readable broke');
+    class Picky extends QuietDispatcher {
+      override writable(): boolean { return false; }
+      // Asked only once bytes wait to be read.
+      override readable(): boolean { throw boom; }
+    }
+    let pair = server.accept();
+    for await (const ev of server) {
+      if (ev.type === 'accept' && (pair = server.accept()) !== null) break;
+    }
+    // In a map of its own, so no loop runs it: only the iteration below.
+    const picky = new Picky((pair as [net.Socket, Address])[0], testMap(t));
+    t.teardown(() => { picky.close(); });
+    const seen: string[] = [];
+    const iterating = (async () => {
+      for await (const ev of picky) seen.push(ev.type);
+    })();
+    await macrotask();
+    await peer.write('x'); // the iteration is waiting when the byte arrives
+    await t.rejects(iterating, boom, 'the waiting next() rejects with the error');
+    t.same(seen, [], 'no event before it');
+    const again = picky[Symbol.asyncIterator]();
+    await t.rejects(again.next(), boom, 'a new iteration finds the error at once');
   });
 
   t.test(`Dispatcher.writable() that throws goes to handleError() over ${fam.name}`, async (t) => {

@@ -180,7 +180,7 @@ for (const fam of tcpFamilies) {
     t.equal(c.state, 'closed', 'the consumer that saw close moved on: the channel is closed');
   });
 
-  t.test(`A peer reset while the read buffer is full goes unseen until recv() takes bytes, then looks like an end of stream, over ${fam.name}`, async (t) => {
+  t.test(`A peer reset while the read buffer is full goes unseen until recv() takes bytes, then ends (a plain end of stream or ECONNRESET), over ${fam.name}`, async (t) => {
     const map = testMap(t);
     const raw = await rawServer(t, fam);
     const c = connectTo(t, map, fam, raw.address);
@@ -201,9 +201,14 @@ for (const fam of tcpFamilies) {
     t.equal(c.connected, true, 'the channel still looks connected');
     t.equal(c.bufferedAmount, held);
     const { seen, data } = await drain(it, c);
-    // Linux hands out the bytes it had queued, then reads return 0: the reset
-    // surfaces as an end of stream, and no error event is reported.
-    t.same(seen.map(describe).filter((kind) => kind !== 'read'), ['close'], 'reads, then close: no error event');
+    // The bytes the kernel had queued come first. Then Linux reports the reset
+    // once, to the next read(), unless libuv never makes one: when its last read
+    // came up short with the hang-up in the same poll and the handle was still
+    // reading, it ends the stream itself. Which of the two happens depends on
+    // whether the consumer took the last bytes before Node paused the socket.
+    const ends = seen.map(describe).filter((kind) => kind !== 'read');
+    t.ok(['close', 'error:read:ECONNRESET,close'].includes(ends.join(',')),
+      `reads, then close, with at most an ECONNRESET (read) before it: ${ends.join(', ')}`);
     t.equal(seen.at(-1)?.type, 'close');
     t.ok(data.length >= held && data.length < sent.length,
       `every byte held arrived, and what the kernel had queued (${data.length} of ${sent.length}); the rest is lost`);

@@ -19,6 +19,16 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
   #done = false;
   #streak = 0;
   #pending: ((result: IteratorResult<ChannelEvent>) => void) | null = null;
+  #fail: ((error: unknown) => void) | null = null;
+  // The executor of every waiting next(), made once rather than per call.
+  readonly #wait = (resolve: (result: IteratorResult<ChannelEvent>) => void, reject: (error: unknown) => void): void => {
+    this.#pending = resolve;
+    this.#fail = reject;
+  };
+  // Level events (read, write, accept) are one object per channel, so their
+  // results repeat: the last one is reused instead of made per event.
+  #lastEvent: ChannelEvent | null = null;
+  #lastResult: IteratorResult<ChannelEvent> = DONE;
   #watching = false;
   #onAbort: (() => void) | null = null;
 
@@ -39,7 +49,17 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
       this.#streak = 0;
       return nextMacrotask().then(() => this.next());
     }
-    const result = this.#take();
+    let result: IteratorResult<ChannelEvent> | null;
+    try {
+      result = this.#take();
+    } catch (error) {
+      // A readable()/writable() that throws ends the iteration with its error.
+      this.#finish();
+      // What the user's readable()/writable() threw, as thrown: the loop hands
+      // the same value to handleError().
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error);
+    }
     if (result !== null) {
       this.#streak++;
       return Promise.resolve(result);
@@ -49,7 +69,7 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
       this.#watching = true;
       channelInternals.watch(this.#channel, this);
     }
-    return new Promise((resolve) => { this.#pending = resolve; });
+    return new Promise(this.#wait);
   }
 
   /** The next result that holds now, or null. */
@@ -59,16 +79,34 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
       this.#finish();
       return DONE;
     }
-    return event === null ? null : { done: false, value: event };
+    if (event === null) return null;
+    if (event !== this.#lastEvent) {
+      this.#lastEvent = event;
+      this.#lastResult = Object.freeze({ done: false, value: event });
+    }
+    return this.#lastResult;
   }
 
   /** The channel's change notification (see {@link Watcher}). */
   changed(): void {
     const pending = this.#pending;
     if (pending === null || this.#done) return;
-    const result = this.#take();
+    let result: IteratorResult<ChannelEvent> | null;
+    try {
+      result = this.#take();
+    } catch (error) {
+      // A readable()/writable() that throws: the waiting next() rejects with
+      // it, as one that found it at once does, and the iteration ends.
+      const fail = this.#fail;
+      this.#pending = null;
+      this.#fail = null;
+      this.#finish();
+      fail?.(error);
+      return;
+    }
     if (result === null || this.#pending === null) return;
     this.#pending = null;
+    this.#fail = null;
     pending(result);
   }
 
@@ -88,6 +126,7 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
     }
     const pending = this.#pending;
     this.#pending = null;
+    this.#fail = null;
     pending?.(DONE);
   }
 }

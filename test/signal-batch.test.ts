@@ -1,0 +1,100 @@
+// The policy that decides when socket-driven changes reach a channel's
+// consumers: at once while one channel is busy at a time, batched after the
+// poll phase once several change in one turn, and back to direct after a run
+// of lone batches. Items here are plain strings; a turn ends at setImmediate.
+import t from 'tap';
+import { LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../src/internal/signal-batch.js';
+
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A batch whose deliveries are recorded, driven the way Channel drives it. */
+function recorder(): { batch: SignalBatch<string>; delivered: string[]; signal: (item: string) => void } {
+  const delivered: string[] = [];
+  const queued = new Set<string>();
+  const batch = new SignalBatch<string>((item) => {
+    queued.delete(item);
+    delivered.push(item);
+  });
+  const signal = (item: string): void => {
+    if (queued.has(item)) return;
+    if (batch.defer(item)) queued.add(item);
+    else delivered.push(item);
+  };
+  return { batch, delivered, signal };
+}
+
+/** Signals enough in one turn to end a probe with another item seen: batching starts. */
+async function startBatching(signal: (item: string) => void): Promise<void> {
+  for (let i = 0; i < PROBE_EVERY; i++) signal('a');
+  signal('b');
+  await turn();
+}
+
+t.test('SignalBatch signals at once while a single item changes, probing every PROBE_EVERY signals', async (t) => {
+  const { batch, delivered, signal } = recorder();
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < PROBE_EVERY; i++) signal('only');
+    await turn();
+  }
+  t.equal(delivered.length, 3 * PROBE_EVERY, 'every signal delivered at once');
+  t.equal(batch.batching, false, 'one item per turn: no batching');
+});
+
+t.test('SignalBatch starts batching once a probe sees another item change in the same turn', async (t) => {
+  const { batch, delivered, signal } = recorder();
+  await startBatching(signal);
+  t.equal(batch.batching, true);
+  delivered.length = 0;
+  signal('a');
+  signal('b');
+  signal('a'); // already queued: not twice
+  signal('c');
+  t.same(delivered, [], 'nothing delivered before the poll phase is over');
+  await turn();
+  t.same(delivered, ['a', 'b', 'c'], 'each changed item once, in the order they changed');
+});
+
+t.test('SignalBatch counts two signals of one item in a probe turn as one item', async (t) => {
+  const { batch, signal } = recorder();
+  for (let i = 0; i < PROBE_EVERY + 5; i++) signal('a');
+  await turn();
+  t.equal(batch.batching, false, 'bytes and room to write on one channel do not start batching');
+});
+
+t.test('SignalBatch goes back to direct signals after LONE_BATCHES batches of one item', async (t) => {
+  const { batch, delivered, signal } = recorder();
+  await startBatching(signal);
+  for (let i = 0; i < LONE_BATCHES - 1; i++) {
+    signal('a');
+    await turn();
+  }
+  t.equal(batch.batching, true, 'still batching one lone batch short of the limit');
+  signal('a');
+  signal('b');
+  await turn();
+  t.equal(batch.batching, true, 'a batch of two resets the count');
+  for (let i = 0; i < LONE_BATCHES; i++) {
+    signal('a');
+    await turn();
+  }
+  t.equal(batch.batching, false);
+  delivered.length = 0;
+  signal('a');
+  t.same(delivered, ['a'], 'delivered at once again');
+});
+
+t.test('SignalBatch delivers every queued item even if one delivery throws, then throws the first error', async (t) => {
+  const delivered: string[] = [];
+  const batch = new SignalBatch<string>((item) => {
+    if (item === 'bad') throw new Error(`cannot deliver ${item}`);
+    delivered.push(item);
+  });
+  for (let i = 0; i < PROBE_EVERY; i++) batch.defer('x');
+  batch.defer('y');
+  await turn();
+  t.equal(batch.batching, true);
+  const thrown = new Promise<unknown>((resolve) => { process.once('uncaughtException', resolve); });
+  t.same(['a', 'bad', 'b'].map((item) => batch.defer(item)), [true, true, true], 'all three queued');
+  t.match(await thrown, { message: 'cannot deliver bad' });
+  t.same(delivered, ['a', 'b'], 'the items after the failing one were delivered too');
+});
