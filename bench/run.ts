@@ -272,6 +272,24 @@ for (const r of rows) {
   table.push(`| ${r.workload} | ${r.server} | ${fmt(r.median, 1)} ${r.unit} (${fmt(r.min, 1)}–${fmt(r.max, 1)})${extra} | ${fmt(r.ratio)} | ${fmt(r.cpuPerUnit)} | ${fmt(r.cpuRatio)} | ${r.p50Us === undefined ? '–' : `${fmt(r.p50Us, 0)} / ${fmt(r.p99Us, 0)}`} | ${r.saturatedRounds}/${rounds} | ${r.errors} |`);
 }
 console.log(table.join('\n'));
+
+// Map scaling: each server's busy connection with N idle ones against itself
+// with none, taken per round (the same round's scaling-0), then the median.
+interface ScalingRow { server: string; idle: string; median: number; min: number; max: number }
+const scaling: ScalingRow[] = [];
+for (const server of chosen) {
+  const none = samples.get(key('scaling-0', server.name));
+  if (none === undefined) continue;
+  for (const idle of ['scaling-1k', 'scaling-10k']) {
+    const list = samples.get(key(idle, server.name));
+    if (list === undefined) continue;
+    const ratios = list.map((s, i) => s.value / (none[i]?.value ?? NaN)).filter((r) => Number.isFinite(r));
+    scaling.push({ server: server.name, idle, median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) });
+  }
+}
+const scalingTable = ['| server | idle in the map | busy connection req/s vs none, per round: median (min–max) |', '|---|---|---|'];
+for (const r of scaling) scalingTable.push(`| ${r.server} | ${r.idle.replace('scaling-', '')} | ${fmt(r.median)} (${fmt(r.min)}–${fmt(r.max)}) |`);
+if (scaling.length > 0) console.log(`\n${scalingTable.join('\n')}`);
 if (!python) console.log('\nPython asyncore skipped: python3 with asyncore not found.');
 
 const environment = {
@@ -287,6 +305,6 @@ const environment = {
 if (save) {
   const resultsDir = path.join(root, 'bench/results');
   if (!existsSync(resultsDir)) mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ environment, rows }, null, 2)}\n`);
-  writeFileSync(path.join(resultsDir, 'latest.md'), `${table.join('\n')}\n\nEnvironment: ${JSON.stringify(environment)}\n`);
+  writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ environment, rows, scaling }, null, 2)}\n`);
+  writeFileSync(path.join(resultsDir, 'latest.md'), `${table.join('\n')}\n\n${scaling.length > 0 ? `${scalingTable.join('\n')}\n\n` : ''}Environment: ${JSON.stringify(environment)}\n`);
 }
