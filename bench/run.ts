@@ -7,6 +7,8 @@
 //   node build/bench/run.js --only rr-100 --servers await,helpers --no-save
 //     (a subset: --only names workloads, --servers picks servers by a part of
 //     their name, raw node:net always runs; --no-save keeps bench/results as is)
+//   node build/bench/run.js --only rr-100 --experiments --servers await,floor --rounds 7 --no-save
+//     (adds the minimal experiment servers of bench/servers/experiments)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -54,6 +56,15 @@ if (python) {
   servers.push({ name: 'Python asyncore', command: ['python3', path.join(root, 'bench/servers/python_asyncore.py')] });
 }
 
+// Experiments (--experiments): not servers under test, but the minimal servers
+// that located the cost of waking a for-await consumer (docs/performance.md,
+// "Batched readiness"); pick them with --servers.
+if (args.includes('--experiments')) {
+  for (const [name, file] of [['raw promise reply', 'raw-promise'], ['floor for await', 'floor'], ['floor for await, batched', 'floor-batched']]) {
+    servers.push({ name: `experiment: ${name}`, command: ['node', path.join(here, `servers/experiments/${file}.js`)] });
+  }
+}
+
 // The reference always runs: every ratio is taken against it.
 const chosen = servers.filter((s, i) => i === 0 || pick === null || pick.some((p) => s.name.toLowerCase().includes(p)));
 
@@ -78,6 +89,8 @@ const workloads = allWorkloads.filter((w) => only === null || only.includes(w.na
 interface Sample {
   value: number;
   serverCpuPerM: number | null;
+  /** The user-space share of serverCpuPerM (the rest is system time). */
+  serverUserPerM?: number;
   p50Us?: number;
   p99Us?: number;
   idleCpuPercent?: number;
@@ -89,10 +102,16 @@ function pinned(core: number, command: string[]): string[] {
   return hasTaskset ? ['taskset', '-c', String(core), ...command] : command;
 }
 
-function cpuTicks(pid: number): number {
+/** A process's CPU time so far in clock ticks: user and system (kernel). */
+function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+function cpuTicks(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
 }
 
 function rssKiB(pid: number): number {
@@ -164,19 +183,21 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
     const lines = createInterface({ input: load.stdout });
     const next = lines[Symbol.asyncIterator]();
     await next.next(); // 'started': connections are open, the timed phase begins
-    const t0 = cpuTicks(pid);
+    const t0 = cpuSplit(pid);
     const started = process.hrtime.bigint();
     const line = await resultLine(next);
-    const t1 = cpuTicks(pid);
+    const t1 = cpuSplit(pid);
     lines.close();
     const result = JSON.parse(line) as LoadResult;
     const wall = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpu = (t1 - t0) / CLK_TCK;
+    const user = (t1.user - t0.user) / CLK_TCK;
+    const cpu = user + (t1.system - t0.system) / CLK_TCK;
     const count = workload.unit === 'MB/s' ? result.bytes / 1e9 : result.requests / 1e6;
     const value = workload.unit === 'MB/s' ? result.bytes / 1e6 / result.seconds : result.requests / result.seconds;
     return {
       value,
       serverCpuPerM: count > 0 ? cpu / count : null,
+      ...(count > 0 ? { serverUserPerM: user / count } : {}),
       ...(result.latenciesUs === undefined ? {} : { p50Us: result.latenciesUs.p50, p99Us: result.latenciesUs.p99 }),
       loadSaturated: result.loadCpuSeconds / Math.max(result.seconds, wall) > 0.9,
       errors: result.errors,
@@ -221,7 +242,7 @@ for (let round = 1; round <= rounds; round++) {
 interface Row {
   workload: string; unit: string; server: string;
   median: number; min: number; max: number; ratio: number;
-  cpuPerUnit: number | null; cpuRatio: number | null;
+  cpuPerUnit: number | null; userPerUnit: number | null; cpuRatio: number | null;
   p50Us?: number; p99Us?: number; idleCpuPercent?: number;
   saturatedRounds: number; errors: number;
 }
@@ -242,6 +263,7 @@ for (const workload of workloads) {
       return s.serverCpuPerM === null || reference === null ? NaN : reference / s.serverCpuPerM;
     });
     const cpu = list.map((s) => s.serverCpuPerM ?? NaN);
+    const user = median(list.map((s) => s.serverUserPerM ?? NaN));
     const row: Row = {
       workload: workload.name,
       unit: workload.unit,
@@ -251,6 +273,7 @@ for (const workload of workloads) {
       max: Math.max(...values),
       ratio: median(ratios),
       cpuPerUnit: Number.isFinite(median(cpu)) ? median(cpu) : null,
+      userPerUnit: Number.isFinite(user) ? user : null,
       cpuRatio: Number.isFinite(median(cpuRatios)) ? median(cpuRatios) : null,
       saturatedRounds: list.filter((s) => s.loadSaturated).length,
       errors: list.reduce((sum, s) => sum + s.errors, 0),
@@ -265,11 +288,11 @@ for (const workload of workloads) {
 }
 
 const fmt = (n: number | null | undefined, digits = 2): string => (n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
-const header = '| workload | server | median (min–max) | ratio to raw | server CPU s per M req (per GB) | CPU ratio | p50 / p99 µs | load saturated | errors |';
-const table = [header, '|---|---|---|---|---|---|---|---|---|'];
+const header = '| workload | server | median (min–max) | ratio to raw | server CPU s per M req (per GB) | of which user | CPU ratio | p50 / p99 µs | load saturated | errors |';
+const table = [header, '|---|---|---|---|---|---|---|---|---|---|'];
 for (const r of rows) {
   const extra = r.idleCpuPercent === undefined ? '' : `, idle CPU ${fmt(r.idleCpuPercent)}%`;
-  table.push(`| ${r.workload} | ${r.server} | ${fmt(r.median, 1)} ${r.unit} (${fmt(r.min, 1)}–${fmt(r.max, 1)})${extra} | ${fmt(r.ratio)} | ${fmt(r.cpuPerUnit)} | ${fmt(r.cpuRatio)} | ${r.p50Us === undefined ? '–' : `${fmt(r.p50Us, 0)} / ${fmt(r.p99Us, 0)}`} | ${r.saturatedRounds}/${rounds} | ${r.errors} |`);
+  table.push(`| ${r.workload} | ${r.server} | ${fmt(r.median, 1)} ${r.unit} (${fmt(r.min, 1)}–${fmt(r.max, 1)})${extra} | ${fmt(r.ratio)} | ${fmt(r.cpuPerUnit)} | ${fmt(r.userPerUnit)} | ${fmt(r.cpuRatio)} | ${r.p50Us === undefined ? '–' : `${fmt(r.p50Us, 0)} / ${fmt(r.p99Us, 0)}`} | ${r.saturatedRounds}/${rounds} | ${r.errors} |`);
 }
 console.log(table.join('\n'));
 

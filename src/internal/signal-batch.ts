@@ -9,7 +9,7 @@
 // only record which channels changed; one setImmediate after the poll phase
 // wakes them all, their consumers run back to back in one checkpoint and their
 // writes leave in one burst, as a select() loop handles every descriptor one
-// wake found ready. On rr-100 that took a for-await server from 0.85 to 0.98
+// wake found ready. On rr-100 that took a for-await server from 0.85 to 1.00
 // of raw node:net's requests/s (docs/performance.md, "Batched readiness").
 //
 // Why not always: the setImmediate costs about 1 µs of CPU per turn, which a
