@@ -7,11 +7,14 @@
 // at each high-water mark given. Every case runs in a fresh child process
 // (node --expose-gc --no-concurrent-array-buffer-sweeping), which spawns its
 // peer, checks every byte, and measures its own memory: live memory
-// (heapUsed + arrayBuffers after a full gc, every SAMPLE_EVERY bytes) and RSS
+// (heapUsed + arrayBuffers after a full gc, every `sampleEvery` bytes) and RSS
 // (sampled, and the kernel's peak, maxRSS), as growth over a baseline taken
-// once connected. The bounds are the test's (test/backpressure.test.ts):
+// once connected. The bounds:
 //   live <= 2 x (what the marks let the style hold) + 2 MiB
-//   RSS  <= 2 x (what the marks let the style hold) + 32 MiB
+//   RSS  <= 2 x (what the marks let the style hold) + rssAllowance (32 MiB here)
+// test/backpressure.test.ts runs these same cases from source at 32 MiB, with
+// its own Tuning (faster stalls, 4 MiB samples, a 16 MiB RSS allowance) and the
+// two controls (the `dump` style, and a read mark above the transfer).
 //
 //   node build/stress/run.js     (all stress parts)
 //   node --expose-gc --no-concurrent-array-buffer-sweeping build/stress/backpressure.js \
@@ -28,23 +31,40 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const CHUNK = 64 * KiB;
 const RECV = 16 * KiB;
-const STALL_EVERY = 512 * KiB;
 const STALL_MS = 4;
-const SAMPLE_EVERY = 8 * MiB;
 const NODE_READ = 64 * KiB;
 const NODE_STREAM = 64 * KiB;
 export const LIVE_ALLOWANCE = 2 * MiB;
-export const RSS_ALLOWANCE = 32 * MiB;
+
+/** What a run may change: the consumers' pace, the sampling and the RSS allowance. */
+export interface Tuning {
+  /** This process's slow reader stops for 4 ms after every so many bytes. */
+  stallEvery: number;
+  /** The sink peer stops for 4 ms after every so many bytes. */
+  sinkStallEvery: number;
+  /** Memory is sampled (after a full gc) every so many bytes of progress. */
+  sampleEvery: number;
+  /** The fixed RSS allowance on top of what the marks let a style hold. */
+  rssAllowance: number;
+  /** A control's read mark, far above the bound's (the meter must see it). */
+  readMark?: number;
+}
+
+/** `npm run stress`: a fresh process per case, 512 KiB stalls, 8 MiB samples, 32 MiB RSS allowance. */
+export const STRESS_TUNING: Tuning = { stallEvery: 512 * KiB, sinkStallEvery: 512 * KiB, sampleEvery: 8 * MiB, rssAllowance: 32 * MiB };
+let tuning = STRESS_TUNING;
 
 export const DIRECTIONS = ['send', 'receive'] as const;
 export const STYLES = ['channel', 'dispatcher', 'dispatcher-with-send', 'helpers'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
-export type Style = (typeof STYLES)[number];
+/** The styles, and `dump`: a control that sends everything at once, ignoring backpressure. */
+export type Style = (typeof STYLES)[number] | 'dump';
 export const STYLE_NAMES: Record<Style, string> = {
   channel: 'Channel for await',
   dispatcher: 'Dispatcher',
   'dispatcher-with-send': 'DispatcherWithSend',
   helpers: 'helpers',
+  dump: 'DispatcherWithSend.send() of everything at once (control)',
 };
 
 export interface CaseFigures {
@@ -97,7 +117,7 @@ function matches(data: Buffer, offset: number): boolean {
 
 // ---- the peer (plain node:net, no library) ----------------------------------
 
-interface PeerConfig { mode: 'sink' | 'source'; port?: number; bytes?: number }
+interface PeerConfig { mode: 'sink' | 'source'; port?: number; bytes?: number; stallEvery?: number }
 
 function report(o: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -113,13 +133,14 @@ function peer(config: PeerConfig): void {
       server.close();
       let bytes = 0;
       let mismatchAt = -1;
-      let nextStall = STALL_EVERY;
+      const stallEvery = config.stallEvery ?? STRESS_TUNING.sinkStallEvery;
+      let nextStall = stallEvery;
       sock.on('error', fail);
       sock.on('data', (chunk: Buffer) => {
         if (mismatchAt < 0 && !matches(chunk, bytes)) mismatchAt = bytes;
         bytes += chunk.length;
         if (bytes >= nextStall) {
-          nextStall += STALL_EVERY;
+          nextStall += stallEvery;
           sock.pause();
           setTimeout(() => sock.resume(), STALL_MS);
         }
@@ -156,7 +177,8 @@ function peer(config: PeerConfig): void {
 interface Peer { next(): Promise<Record<string, number>>; child: ChildProcess }
 
 function spawnPeer(config: PeerConfig): Peer {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--peer', JSON.stringify(config)], {
+  // This process's own node options (a TypeScript loader when run from source).
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--peer', JSON.stringify(config)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
@@ -182,7 +204,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => { throw new Er
 
 class Meter {
   #base: NodeJS.MemoryUsage | null = null;
-  #next = SAMPLE_EVERY;
+  #next = tuning.sampleEvery;
   samples = 0;
   peakHeap = 0;
   peakBuffers = 0;
@@ -198,7 +220,7 @@ class Meter {
   }
   at(bytes: number): void {
     if (bytes < this.#next) return;
-    while (this.#next <= bytes) this.#next += SAMPLE_EVERY;
+    while (this.#next <= bytes) this.#next += tuning.sampleEvery;
     this.sample();
   }
   sample(): void {
@@ -221,7 +243,7 @@ interface Outcome { bytes: number; peakQueued: number; heldBack: number; failure
 // ---- send: this process produces --------------------------------------------
 
 async function sink(): Promise<{ peer: Peer; address: Address }> {
-  const p = spawnPeer({ mode: 'sink' });
+  const p = spawnPeer({ mode: 'sink', stallEvery: tuning.sinkStallEvery });
   const { port } = await p.next();
   return { peer: p, address: ['127.0.0.1', port ?? 0] };
 }
@@ -303,15 +325,21 @@ class Producer extends Dispatcher {
   override handleError(error: unknown): void { throw error; }
 }
 
-async function sendDispatcher(total: number, hwm: number, meter: Meter): Promise<Outcome> {
+/** Connects a dispatcher to a slow sink and runs it under an awaited loop(); checks what the sink got. */
+async function throughLoop<T extends Dispatcher>(total: number, make: (map: ChannelMap) => T): Promise<{ producer: T; bytes: number; failures: string[] }> {
   const { peer: p, address } = await sink();
   const map = new ChannelMap();
-  const producer = new Producer(map, hwm, total, meter);
+  const producer = make(map);
   producer.createSocket(AF_INET);
   producer.connect(address);
   await loop({ map });
   const failures: string[] = [];
   const bytes = checkSink(await p.next(), total, failures);
+  return { producer, bytes, failures };
+}
+
+async function sendDispatcher(total: number, hwm: number, meter: Meter): Promise<Outcome> {
+  const { producer, bytes, failures } = await throughLoop(total, (map) => new Producer(map, hwm, total, meter));
   if (producer.peakQueued > hwm) failures.push(`pendingWrite peaked at ${producer.peakQueued}, over ${hwm}`);
   return { bytes, peakQueued: producer.peakQueued, heldBack: producer.heldBack, failures };
 }
@@ -346,17 +374,32 @@ class BufferedProducer extends DispatcherWithSend {
 }
 
 async function sendDispatcherWithSend(total: number, hwm: number, meter: Meter): Promise<Outcome> {
-  const { peer: p, address } = await sink();
-  const map = new ChannelMap();
-  const producer = new BufferedProducer(map, hwm, total, meter);
-  producer.createSocket(AF_INET);
-  producer.connect(address);
-  await loop({ map });
-  const failures: string[] = [];
-  const bytes = checkSink(await p.next(), total, failures);
+  const { producer, bytes, failures } = await throughLoop(total, (map) => new BufferedProducer(map, hwm, total, meter));
   if (producer.peakOutput >= hwm + CHUNK) failures.push(`pendingOutput peaked at ${producer.peakOutput}, not under ${hwm + CHUNK}`);
   if (producer.peakQueued > hwm) failures.push(`pendingWrite peaked at ${producer.peakQueued}, over ${hwm}`);
   return { bytes, peakQueued: producer.peakOutput + producer.peakQueued, heldBack: producer.heldBack, failures };
+}
+
+/** The control: a DispatcherWithSend given every byte at once buffers them all, as documented. */
+class Dumper extends DispatcherWithSend {
+  constructor(map: ChannelMap, readonly total: number, readonly meter: Meter) {
+    super(null, map);
+  }
+  override handleConnect(): void {
+    this.meter.start();
+    for (let offset = 0; offset < this.total; offset += CHUNK) this.send(makeChunk(offset, Math.min(CHUNK, this.total - offset)));
+    this.meter.sample();
+    this.close(); // hands every buffered byte to the socket, which flushes them, then ends
+    this.meter.sample();
+  }
+  override handleRead(): void { this.recv(65536); }
+  override handleClose(): void { this.close(); }
+  override handleError(error: unknown): void { throw error; }
+}
+
+async function sendDump(total: number, meter: Meter): Promise<Outcome> {
+  const { bytes, failures } = await throughLoop(total, (map) => new Dumper(map, total, meter));
+  return { bytes, peakQueued: 0, heldBack: 0, failures };
 }
 
 async function sendHelpers(total: number, hwm: number, meter: Meter): Promise<Outcome> {
@@ -394,13 +437,13 @@ class Reader {
   mismatchAt = -1;
   peakQueued = 0;
   heldBack = 0;
-  #nextStall = STALL_EVERY;
+  #nextStall = tuning.stallEvery;
   constructor(readonly meter: Meter, readonly hwm: number) {}
   take(data: Buffer): boolean {
     if (this.mismatchAt < 0 && !matches(data, this.received)) this.mismatchAt = this.received;
     this.received += data.length;
     if (this.received < this.#nextStall) return false;
-    this.#nextStall += STALL_EVERY;
+    this.#nextStall += tuning.stallEvery;
     return true;
   }
   afterStall(buffered: number): void {
@@ -435,7 +478,7 @@ async function receiveChannel(total: number, hwm: number, meter: Meter): Promise
   for await (const ev of server) {
     const pair = ev.type === 'accept' ? server.accept() : null;
     if (pair === null) continue;
-    conn = new Channel(pair[0], map, { readHighWaterMark: hwm });
+    conn = new Channel(pair[0], map, { readHighWaterMark: tuning.readMark ?? hwm });
     break;
   }
   server.close();
@@ -519,18 +562,20 @@ export function holds(direction: Direction, style: Style, hwm: number): { bytes:
   if (direction === 'receive') {
     return { bytes: hwm + NODE_READ + NODE_STREAM + RECV, formula: 'readHighWaterMark + 64 KiB read + 64 KiB stream + 16 KiB recv' };
   }
-  if (style === 'dispatcher-with-send') {
+  if (style === 'dispatcher-with-send' || style === 'dump') {
     return { bytes: 2 * hwm + 2 * CHUNK, formula: 'outputHighWaterMark + writeHighWaterMark + 2 x 64 KiB chunks' };
   }
   return { bytes: hwm + CHUNK, formula: 'writeHighWaterMark + 64 KiB chunk' };
 }
 
-export async function runCase(direction: Direction, style: Style, total: number, hwm: number): Promise<CaseFigures> {
+export async function runCase(direction: Direction, style: Style, total: number, hwm: number, tuned = STRESS_TUNING): Promise<CaseFigures> {
+  tuning = tuned;
   const meter = new Meter();
   const started = performance.now();
   let outcome: Outcome;
   if (direction === 'send') {
-    outcome = style === 'channel' ? await sendChannel(total, hwm, meter)
+    outcome = style === 'dump' ? await sendDump(total, meter)
+      : style === 'channel' ? await sendChannel(total, hwm, meter)
       : style === 'dispatcher' ? await sendDispatcher(total, hwm, meter)
         : style === 'dispatcher-with-send' ? await sendDispatcherWithSend(total, hwm, meter)
           : await sendHelpers(total, hwm, meter);
@@ -545,10 +590,10 @@ export async function runCase(direction: Direction, style: Style, total: number,
   const maxRssGrowth = process.resourceUsage().maxRSS * 1024 - meter.baseRss;
   const { bytes: held, formula } = holds(direction, style, hwm);
   const boundLive = 2 * held + LIVE_ALLOWANCE;
-  const boundRss = 2 * held + RSS_ALLOWANCE;
+  const boundRss = 2 * held + tuning.rssAllowance;
   const failures = [...outcome.failures];
   if (outcome.heldBack === 0) failures.push('the consumer never held the producer back');
-  if (meter.samples < total / SAMPLE_EVERY / 2) failures.push(`only ${meter.samples} memory samples`);
+  if (meter.samples < total / tuning.sampleEvery / 2) failures.push(`only ${meter.samples} memory samples`);
   if (meter.peakLive > boundLive) failures.push(`live memory grew ${meter.peakLive}, over ${boundLive}`);
   if (meter.peakRss > boundRss) failures.push(`RSS grew ${meter.peakRss}, over ${boundRss}`);
   if (maxRssGrowth > boundRss) failures.push(`peak RSS (maxRSS) grew ${maxRssGrowth}, over ${boundRss}`);
@@ -556,7 +601,7 @@ export async function runCase(direction: Direction, style: Style, total: number,
     direction, style, hwm, bytes: outcome.bytes, seconds, mbPerSecond: outcome.bytes / 1e6 / seconds,
     peakQueued: outcome.peakQueued, heldBack: outcome.heldBack, samples: meter.samples,
     peakHeap: meter.peakHeap, peakBuffers: meter.peakBuffers, peakLive: meter.peakLive, peakRss: meter.peakRss,
-    maxRssGrowth, boundLive, boundRss, formula: `2 x (${formula}) + ${LIVE_ALLOWANCE / MiB} MiB live / + ${RSS_ALLOWANCE / MiB} MiB RSS`,
+    maxRssGrowth, boundLive, boundRss, formula: `2 x (${formula}) + ${LIVE_ALLOWANCE / MiB} MiB live / + ${tuning.rssAllowance / MiB} MiB RSS`,
     pass: failures.length === 0, failures,
   };
 }
@@ -573,10 +618,15 @@ export interface BackpressureOptions {
   onCase?(figures: CaseFigures): void;
 }
 
-async function runChild(direction: Direction, style: Style, bytes: number, hwm: number, timeoutMs: number): Promise<CaseFigures> {
+/** How a case's child process runs: its tuning, and node options (a TypeScript loader from source). */
+export interface ChildOptions { tuning?: Tuning; nodeOptions?: readonly string[] }
+
+/** Runs one case in a fresh process; a crash or a timeout is a failed case. */
+export async function runChild(direction: Direction, style: Style, bytes: number, hwm: number, timeoutMs: number, options: ChildOptions = {}): Promise<CaseFigures> {
   const args = [
-    '--expose-gc', '--no-concurrent-array-buffer-sweeping', fileURLToPath(import.meta.url),
+    '--expose-gc', '--no-concurrent-array-buffer-sweeping', ...(options.nodeOptions ?? []), fileURLToPath(import.meta.url),
     '--case', `${direction}:${style}`, '--bytes', String(bytes), '--hwm', String(hwm),
+    '--tuning', JSON.stringify(options.tuning ?? STRESS_TUNING),
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -629,7 +679,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     peer(JSON.parse(peerConfig) as PeerConfig);
   } else if (which !== undefined) {
     const [direction, style] = which.split(':') as [Direction, Style];
-    const figures = await runCase(direction, style, Number(option('bytes') ?? 256 * MiB), Number(option('hwm') ?? 64 * KiB));
+    const tuned = JSON.parse(option('tuning') ?? JSON.stringify(STRESS_TUNING)) as Tuning;
+    const figures = await runCase(direction, style, Number(option('bytes') ?? 256 * MiB), Number(option('hwm') ?? 64 * KiB), tuned);
     process.stdout.write(`${JSON.stringify(figures)}\n`);
   }
 }
