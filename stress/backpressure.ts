@@ -254,14 +254,19 @@ function checkSink(report: Record<string, number>, total: number, failures: stri
   return report.bytes ?? 0;
 }
 
-async function sendChannel(total: number, hwm: number, meter: Meter): Promise<Outcome> {
+/** A channel connected to a slow sink, the meter's baseline taken once connected. */
+async function connectedToSink(hwm: number, meter: Meter): Promise<{ p: Peer; c: Channel }> {
   const { peer: p, address } = await sink();
-  const map = new ChannelMap();
-  const c = new Channel(null, map, { writeHighWaterMark: hwm });
+  const c = new Channel(null, new ChannelMap(), { writeHighWaterMark: hwm });
   c.createSocket(AF_INET);
   c.connect(address);
   await c.opened;
   meter.start();
+  return { p, c };
+}
+
+async function sendChannel(total: number, hwm: number, meter: Meter): Promise<Outcome> {
+  const { p, c } = await connectedToSink(hwm, meter);
   let offset = 0;
   let rest: Buffer = Buffer.alloc(0);
   let peakQueued = 0;
@@ -403,13 +408,7 @@ async function sendDump(total: number, meter: Meter): Promise<Outcome> {
 }
 
 async function sendHelpers(total: number, hwm: number, meter: Meter): Promise<Outcome> {
-  const { peer: p, address } = await sink();
-  const map = new ChannelMap();
-  const c = new Channel(null, map, { writeHighWaterMark: hwm });
-  c.createSocket(AF_INET);
-  c.connect(address);
-  await c.opened;
-  meter.start();
+  const { p, c } = await connectedToSink(hwm, meter);
   let offset = 0;
   let peakQueued = 0;
   let heldBack = 0;
