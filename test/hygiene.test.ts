@@ -396,7 +396,15 @@ for (const fam of families) {
       let moving = 0;
       let resolveMoving!: () => void;
       const allMoving = new Promise<void>((resolve) => { resolveMoving = resolve; });
-      const reached = (): void => { if (++moving === 8) resolveMoving(); };
+      /** A connection's byte count: the eighth to pass THRESHOLD lets closeAll() run. */
+      const counter = (): ((bytes: number) => void) => {
+        let total = 0;
+        return (bytes) => {
+          const before = total;
+          total += bytes;
+          if (before < THRESHOLD && total >= THRESHOLD && ++moving === 8) resolveMoving();
+        };
+      };
       const server = new Channel(null, map);
       listenOn(fam, t, server);
       await server.opened;
@@ -409,15 +417,8 @@ for (const fam of families) {
           ledger.follow(conn);
           pending.push(conn.write(payload).catch((error: unknown) => { rejections.push(error); }));
           pending.push((async () => {
-            let total = 0;
-            let counted = false;
-            for await (const chunk of conn.chunks()) {
-              total += chunk.length;
-              if (!counted && total >= THRESHOLD) {
-                counted = true;
-                reached();
-              }
-            }
+            const count = counter();
+            for await (const chunk of conn.chunks()) count(chunk.length);
           })());
         }
       })();
@@ -429,19 +430,14 @@ for (const fam of families) {
         ledger.follow(c);
         pending.push((async () => {
           let out = payload;
-          let received = 0;
-          let counted = false;
+          const count = counter();
           for await (const ev of c) {
             if (ev.type === 'connect') c.writeInterest = true;
             if (ev.type === 'write') {
               out = out.subarray(c.send(out));
               if (out.length === 0) c.writeInterest = false;
             }
-            if (ev.type === 'read') received += c.recv(65536)?.length ?? 0;
-            if (!counted && received >= THRESHOLD) {
-              counted = true;
-              reached();
-            }
+            if (ev.type === 'read') count(c.recv(65536)?.length ?? 0);
           }
         })());
       }
@@ -454,8 +450,7 @@ for (const fam of families) {
       // And a DispatcherWithSend pair streaming under an awaited loop().
       const dispatcherMap = map;
       class Streamer extends DispatcherWithSend {
-        received = 0;
-        #counted = false;
+        readonly #count = counter();
         #left = PAYLOAD;
         override handleConnect(): void { /* writable() sends */ }
         override writable(): boolean { return super.writable() || this.#left > 0; }
@@ -467,11 +462,7 @@ for (const fam of families) {
           super.handleWrite();
         }
         override handleRead(): HandlerResult {
-          this.received += this.recv(65536)?.length ?? 0;
-          if (!this.#counted && this.received >= THRESHOLD) {
-            this.#counted = true;
-            reached();
-          }
+          this.#count(this.recv(65536)?.length ?? 0);
         }
         override handleClose(): void { this.close(); }
       }
