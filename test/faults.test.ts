@@ -444,6 +444,17 @@ for (const fam of hangs) {
     const target = await fullListener(t, host);
     const port = (target as readonly [string, number])[1];
 
+    /** Aborts a channel still sending SYNs; the kernel and Node must both let it go. */
+    async function abortReleases(t: Test, channel: Channel, before: number): Promise<void> {
+      const sock = channel.socket as net.Socket;
+      const localPort = sock.localPort as number;
+      t.equal(tcpState(localPort, port), 'SYN_SENT');
+      channel.abort();
+      t.equal(tcpState(localPort, port), null, 'the kernel forgot the connection');
+      await once(sock, 'close');
+      t.equal(tcpHandles(), before, 'no Node handle left behind');
+    }
+
     t.test('loop() yields timeout with no event of the channel; abort() then leaves no socket behind', async (t) => {
       const map = testMap(t);
       const before = tcpHandles();
@@ -478,13 +489,7 @@ for (const fam of hangs) {
       for await (const ev of loop({ map, timeout: Infinity, signal: AbortSignal.timeout(300) })) seen.push(describe(ev));
       t.same(seen, [], 'nothing happened to report');
       t.equal(c.connecting, true, 'stopping the loop closed nothing');
-      const sock = c.socket as net.Socket;
-      const localPort = sock.localPort as number;
-      t.equal(tcpState(localPort, port), 'SYN_SENT');
-      c.abort();
-      t.equal(tcpState(localPort, port), null, 'the kernel forgot the connection');
-      await once(sock, 'close');
-      t.equal(tcpHandles(), before, 'no Node handle left behind');
+      await abortReleases(t, c, before);
     });
 
     t.test('await loop() stopped by an AbortSignal: no handler ran, the dispatcher is still connecting; abort() releases it', async (t) => {
@@ -503,13 +508,7 @@ for (const fam of hangs) {
       await loop({ map, signal: AbortSignal.timeout(300) });
       t.same(calls, [], 'no handler was called');
       t.equal(d.connecting, true, 'stopping the loop closed nothing');
-      const sock = d.socket as net.Socket;
-      const localPort = sock.localPort as number;
-      t.equal(tcpState(localPort, port), 'SYN_SENT');
-      d.abort();
-      t.equal(tcpState(localPort, port), null, 'the kernel forgot the connection');
-      await once(sock, 'close');
-      t.equal(tcpHandles(), before, 'no Node handle left behind');
+      await abortReleases(t, d, before);
       t.same(calls, [], 'a local abort calls no handler');
     });
 
