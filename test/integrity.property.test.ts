@@ -25,42 +25,25 @@
 import path from 'node:path';
 import type net from 'node:net';
 import t from 'tap';
-import type { Test } from 'tap';
 import fc from 'fast-check';
 import { AF_INET, AF_UNIX, Channel, ChannelMap, closeAll, loop } from '../src/index.js';
 import type { Address, ChannelEvent, Dispatcher, Family } from '../src/index.js';
 import { tempDir } from './helpers/net.js';
 import { macrotask } from './helpers/events.js';
 import { QuietDispatcher, QuietDispatcherWithSend, failOnUnhandled } from './helpers/dispatchers.js';
+import { checkRuns, propertyParams } from './helpers/property.js';
 
 failOnUnhandled(t);
 
 // ---- fast-check settings ---------------------------------------------------
 
-const SEED = Number(process.env.FC_SEED ?? 42);
-const PATH = process.env.FC_PATH;
-const RUN_SCALE = Number(process.env.FC_RUNS ?? 1);
 /** Runs of each property (times FC_RUNS). */
 const RUNS = 60;
 /** A run that has not finished by then is a failure (a hang), not a wait. */
 const RUN_LIMIT_MS = 4000;
 /** Each property's whole budget, shrinking included: stops a shrink of hanging runs. */
 const PROPERTY_LIMIT_MS = 12000;
-
-function params(numRuns: number): fc.Parameters<unknown> {
-  return {
-    seed: SEED,
-    numRuns: Math.max(1, Math.round(numRuns * RUN_SCALE)),
-    ...(PATH !== undefined ? { path: PATH } : {}),
-    plugins: [fc.interruptAfterTimeLimit(PROPERTY_LIMIT_MS * Math.max(1, RUN_SCALE), { failOnInterrupt: true })],
-  };
-}
-
-/** The property really ran its runs (a replay of FC_PATH runs fewer). */
-function checkRuns(t: Test, runs: number, numRuns: number): void {
-  if (PATH === undefined) t.ok(runs >= Math.round(numRuns * RUN_SCALE), `the property ran ${runs} runs (seed ${SEED})`);
-  else t.ok(runs > 0, `replayed path ${PATH} (seed ${SEED})`);
-}
+const params = (numRuns: number): fc.Parameters<unknown> => propertyParams(numRuns, PROPERTY_LIMIT_MS);
 
 // ---- payloads and cuts -----------------------------------------------------
 

@@ -40,12 +40,10 @@ import type { Address, ChannelEvent, ChannelState, Family } from '../src/index.j
 import { families } from './helpers/net.js';
 import { macrotask } from './helpers/events.js';
 import { QuietDispatcher, deadAddress, failOnUnhandled } from './helpers/dispatchers.js';
+import { checkRuns, propertyParams } from './helpers/property.js';
 
 failOnUnhandled(t);
 
-const SEED = Number(process.env.FC_SEED ?? 42);
-const PATH = process.env.FC_PATH;
-const RUN_SCALE = Number(process.env.FC_RUNS ?? 1);
 const RUNS = 500;
 const MAX_COMMANDS = 50;
 /** How long anything awaited may take before it counts as a hang. */
@@ -966,14 +964,8 @@ t.test('random API call sequences on channels keep state, events, errors and byt
       problems = await teardown(world);
     }
     if (problems.length > 0) throw new Error(problems.join('\n'));
-  }), {
-    seed: SEED,
-    numRuns: Math.max(1, Math.round(RUNS * RUN_SCALE)),
-    ...(PATH !== undefined ? { path: PATH } : {}),
-    plugins: [fc.interruptAfterTimeLimit(PROPERTY_LIMIT_MS * Math.max(1, RUN_SCALE), { failOnInterrupt: true })],
-  });
-  if (PATH === undefined) t.ok(runs >= Math.round(RUNS * RUN_SCALE), `the property ran ${runs} runs, ${commands} commands (seed ${SEED})`);
-  else t.ok(runs > 0, `replayed path ${PATH} (seed ${SEED})`);
+  }), propertyParams(RUNS, PROPERTY_LIMIT_MS));
+  checkRuns(t, runs, RUNS, `, ${commands} commands`);
 });
 
 /**
