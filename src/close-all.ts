@@ -1,5 +1,5 @@
-import { socketMap } from './channel-map.js';
-import type { ChannelMap } from './channel-map.js';
+import { socketMap } from './channel.js';
+import type { ChannelMap } from './core/channel-map.js';
 
 /**
  * Closes every channel in a map and empties it (Python's `close_all`).

@@ -1,22 +1,20 @@
 /**
- * The typed events that channels and the loop yield.
+ * The typed events that channels and the loop yield: the core's events, with
+ * the public channel as their default.
  * @module
  */
 import type { Channel } from './channel.js';
+import type { CoreEvent, TimeoutEvent } from './core/events.js';
 
-/**
- * The operation in which a socket error happened.
- * @example
- * ```ts
- * if (ev.type === 'error' && ev.operation === 'connect') console.error('cannot connect:', ev.error);
- * ```
- */
-export type Operation = 'connect' | 'listen' | 'accept' | 'read' | 'write' | 'close';
+export type { CodedError, Operation, TimeoutEvent } from './core/events.js';
 
 /**
  * What a channel reports. `read`, `write` and `accept` are levels: reported
  * again and again while they hold. `connect` is reported once, `error` once per
  * error, and `close` once, as the channel's last event.
+ *
+ * Generic in the channel that reports it: iterating a `Dispatcher` subclass
+ * gives events whose `channel` is that subclass.
  *
  * @example
  * ```ts
@@ -29,53 +27,7 @@ export type Operation = 'connect' | 'listen' | 'accept' | 'read' | 'write' | 'cl
  * }
  * ```
  */
-export type ChannelEvent<C extends Channel = Channel> =
-  | {
-      /** Received bytes, or the end of stream, wait for `recv()` (a level). */
-      readonly type: 'read';
-      /** The channel that reports the event. */
-      readonly channel: C;
-    }
-  | {
-      /** `send()` would accept bytes and write interest is on (a level). */
-      readonly type: 'write';
-      /** The channel that reports the event. */
-      readonly channel: C;
-    }
-  | {
-      /** The connection was made (once). */
-      readonly type: 'connect';
-      /** The channel that reports the event. */
-      readonly channel: C;
-    }
-  | {
-      /** A connection waits in the listener's accept queue (a level). */
-      readonly type: 'accept';
-      /** The channel that reports the event. */
-      readonly channel: C;
-    }
-  | {
-      /** The peer ended, or the connection broke or never opened, and every byte before was taken (once, last). */
-      readonly type: 'close';
-      /** The channel that reports the event. */
-      readonly channel: C;
-    }
-  | {
-      /** Out-of-band data: part of the type for ported code, never reported on Node. */
-      readonly type: 'expt';
-      /** The channel that reports the event. */
-      readonly channel: C;
-    }
-  | {
-      /** A socket error happened (once per error); one that ends the connection or the listener is followed by `close`. */
-      readonly type: 'error';
-      /** The channel that reports the event. */
-      readonly channel: C;
-      /** The error: Node's own (with its `code`), or an {@link AcceptQueueFullError}. */
-      readonly error: Error;
-      /** Where the error happened. */
-      readonly operation: Operation;
-    };
+export type ChannelEvent<C extends Channel = Channel> = CoreEvent<C>;
 
 /**
  * The `type` of a {@link ChannelEvent}.
@@ -87,28 +39,10 @@ export type ChannelEvent<C extends Channel = Channel> =
 export type ChannelEventType = ChannelEvent['type'];
 
 /**
- * Yielded by the loop when no event came within its timeout.
- * @example
- * ```ts
- * if (ev.type === 'timeout') console.log('idle');
- * ```
- */
-export interface TimeoutEvent {
-  /**
-   * Always `'timeout'`: no channel event came within the loop's `timeout` seconds.
-   * @example
-   * ```ts
-   * if (ev.type === 'timeout') console.log('idle');
-   * ```
-   */
-  readonly type: 'timeout';
-}
-
-/**
  * What iterating a {@link Loop} yields.
  * @example
  * ```ts
  * for await (const ev of loop()) if (ev.type !== 'timeout') console.log(ev.channel.id);
  * ```
  */
-export type LoopEvent = ChannelEvent | TimeoutEvent;
+export type LoopEvent<C extends Channel = Channel> = ChannelEvent<C> | TimeoutEvent;

@@ -33,16 +33,20 @@
  */
 export { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM } from './constants.js';
 export type { Address, Family, SocketType } from './constants.js';
-export type { ChannelEvent, ChannelEventType, LoopEvent, Operation, TimeoutEvent } from './events.js';
-export { ChannelMap, socketMap } from './channel-map.js';
-export type { MapListener } from './channel-map.js';
-export { Channel } from './channel.js';
-export type { ChannelOptions, ChannelState } from './channel.js';
-export { Dispatcher } from './dispatcher.js';
-export type { HandlerResult } from './dispatcher.js';
-export { DispatcherWithSend } from './dispatcher-with-send.js';
+export type { ChannelEvent, ChannelEventType, CodedError, LoopEvent, Operation, TimeoutEvent } from './events.js';
+export { ChannelMap } from './core/channel-map.js';
+export type { MapListener, MapMember } from './core/channel-map.js';
+export { Channel, Connections, formatAddress, socketMap } from './channel.js';
+export { ChannelBase } from './channel-base.js';
+export type {
+  ChannelOptions, ChannelState, ChunksOptions, ConnectionsOptions, WriteOptions,
+} from './channel-options.js';
+export { Dispatcher } from './classic/dispatcher.js';
+export type { HandlerResult } from './classic/dispatch.js';
+export { DispatcherWithSend } from './classic/dispatcher-with-send.js';
 export { closeAll } from './close-all.js';
-export { loop, Loop } from './loop.js';
+export { loop, Loop } from './classic/loop.js';
+export { EventLoop } from './loop.js';
 export type { LoopOptions } from './loop.js';
 export {
   AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, IdleTimeoutError, UnsupportedError,

@@ -311,7 +311,7 @@ for (const fam of families) {
       t.equal(c.state, 'open', 'breaking out of chunks() leaves it open');
     });
 
-    t.test('Channel[Symbol.asyncIterator](signal) ends when the signal aborts', async (t) => {
+    t.test('Channel[Symbol.asyncIterator](signal) rejects the waiting next() with signal.reason when the signal aborts, then ends', async (t) => {
       const map = testMap(t);
       const server = await listener(t, map, fam);
       const c = client(t, map, fam, server);
@@ -320,9 +320,22 @@ for (const fam of families) {
       const it = c[Symbol.asyncIterator](controller.signal);
       t.equal((await nextEvent(it)).type, 'connect');
       const next = it.next();
-      controller.abort();
-      t.same(await next, { done: true, value: undefined });
-      t.equal(c.state, 'open');
+      const reason = new Error('enough');
+      controller.abort(reason);
+      await t.rejects(next, reason, 'the reason reaches the consumer');
+      t.same(await it.next(), { done: true, value: undefined }, 'then the iteration is over');
+      t.equal(c.state, 'open', 'stopping is not closing');
+    });
+
+    t.test('Channel[Symbol.asyncIterator](signal) with a signal already aborted rejects the first next() with its reason', async (t) => {
+      const map = testMap(t);
+      const server = await listener(t, map, fam);
+      const c = client(t, map, fam, server);
+      await c.opened;
+      const reason = new Error('too late');
+      const it = c[Symbol.asyncIterator](AbortSignal.abort(reason));
+      await t.rejects(it.next(), reason);
+      t.same(await it.next(), { done: true, value: undefined });
     });
   });
 

@@ -3,9 +3,10 @@ import * as api from '../src/index.js';
 
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
-    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'Channel', 'ChannelClosedError',
-    'ChannelMap', 'ChannelStateError', 'Dispatcher', 'DispatcherWithSend', 'ExitNow', 'IdleTimeoutError', 'Loop',
-    'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'closeAll', 'loop', 'socketMap',
+    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'Channel', 'ChannelBase', 'ChannelClosedError',
+    'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow',
+    'IdleTimeoutError', 'Loop', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'closeAll', 'formatAddress', 'loop',
+    'socketMap',
   ]);
 });
 

@@ -1,4 +1,26 @@
-import type { Channel } from './channel.js';
+// The core knows a map's members only by this shape: the public Channel front
+// satisfies it, and a map typed with the front gives its users that type.
+
+/**
+ * What a {@link ChannelMap} holds: a channel, seen from its map (every member
+ * is a `Channel`; narrow with `instanceof` for the rest of its API).
+ * @example
+ * ```ts
+ * for (const member of map.values()) if (member instanceof Channel) member.send('bye\n');
+ * ```
+ */
+export interface MapMember {
+  /** The channel's id: its key in the map. */
+  readonly id: number;
+  /** True once the channel is closed (or closing). */
+  readonly closing: boolean;
+  /** Resolves once the channel is closed. */
+  readonly closed: Promise<undefined>;
+  /** Closes the channel (it leaves the map). */
+  close(): void;
+  /** Closes the channel abruptly. */
+  abort(): void;
+}
 
 /**
  * Called by a {@link ChannelMap} when a channel joins it (`added` true) or
@@ -9,7 +31,7 @@ import type { Channel } from './channel.js';
  * const stop = map.watch(listener);
  * ```
  */
-export type MapListener = (channel: Channel, added: boolean) => void;
+export type MapListener = (channel: MapMember, added: boolean) => void;
 
 /**
  * The channels a loop watches, by numeric id: Python's `socket_map`. A channel
@@ -23,7 +45,7 @@ export type MapListener = (channel: Channel, added: boolean) => void;
  * await loop({ map });          // runs until every channel in `map` is closed
  * ```
  */
-export class ChannelMap extends Map<number, Channel> {
+export class ChannelMap extends Map<number, MapMember> {
   readonly #listeners = new Set<MapListener>();
 
   /**
@@ -36,7 +58,7 @@ export class ChannelMap extends Map<number, Channel> {
    * map.set(channel.id, channel)
    * ```
    */
-  override set(id: number, channel: Channel): this {
+  override set(id: number, channel: MapMember): this {
     const isNew = !super.has(id);
     super.set(id, channel);
     if (isNew) for (const listener of this.#listeners) listener(channel, true);
@@ -99,12 +121,3 @@ export class ChannelMap extends Map<number, Channel> {
     return () => this.#listeners.delete(listener);
   }
 }
-
-/**
- * The default map, used by channels and loops that are given none: Python's `socket_map`.
- * @example
- * ```ts
- * await loop(); // watches socketMap
- * ```
- */
-export const socketMap = new ChannelMap();

@@ -1,22 +1,14 @@
 import type net from 'node:net';
-import { Channel } from './channel.js';
-import type { Address } from './constants.js';
-import { AcceptQueueFullError, ExitNow } from './errors.js';
-import type { ChannelEvent } from './events.js';
-import { compactTraceback } from './internal/traceback.js';
+import { Channel } from '../channel.js';
+import type { Address } from '../constants.js';
+import { INTEREST_FAILED } from '../core/readiness.js';
+import { AcceptQueueFullError } from '../errors.js';
+import { compactTraceback } from '../internal/traceback.js';
+import { reportFailure } from './dispatch.js';
+import type { HandlerResult } from './dispatch.js';
 
-/**
- * What a handler may return: nothing, or a promise the loop awaits before the channel's next event.
- * @example
- * ```ts
- * override async handleRead(): Promise<void> { await db.save(this.recv(512)); }
- * ```
- */
-export type HandlerResult = void | Promise<void>;
+export type { HandlerResult } from './dispatch.js';
 
-// The seed treats these as the peer going away, not as faults: handleClose,
-// not handleError.
-const DISCONNECTED = new Set(['ECONNRESET', 'ENOTCONN', 'ESHUTDOWN', 'ECONNABORTED', 'EPIPE', 'EBADF']);
 
 /**
  * The classic adapter: subclass it and override the handlers, as with
@@ -57,6 +49,27 @@ export class Dispatcher extends Channel {
    * ```
    */
   static ignoreLogTypes = new Set<string>(['warning']);
+
+  /**
+   * True: a dispatcher's interest is what `readable()`/`writable()` return,
+   * which may change without any call, so loops poll it.
+   * @returns true
+   * @example
+   * ```ts
+   * class Quiet extends Dispatcher { override readable(): boolean { return false; } }
+   * ```
+   */
+  // eslint-disable-next-line @typescript-eslint/class-literal-property-style
+  protected override get interestIsComputed(): boolean { return true; }
+
+  /**
+   * A `readable()`/`writable()` that throws goes to `handleError()`, as a
+   * handler that throws does (the loop calls this).
+   * @internal
+   */
+  [INTEREST_FAILED](error: unknown): PromiseLike<void> | undefined {
+    return reportFailure(this, error) ?? undefined;
+  }
 
   /**
    * Polled by the loop: `read`/`accept` events come only while it returns true.
@@ -258,86 +271,4 @@ export class Dispatcher extends Channel {
   logInfo(message: string, type = 'info'): void {
     if (!Dispatcher.ignoreLogTypes.has(type)) process.stdout.write(`${type}: ${message}\n`);
   }
-}
-
-const closeHandled = new WeakSet<Dispatcher>();
-// One-shot events (connect, error) stay in the channel's log for every
-// consumer, so each new loop() over the map sees them again (the positional
-// `loop(timeout, usePoll, map, 1)` is often called in a loop): their handlers
-// run once all the same.
-const oneShotHandled = new WeakSet<ChannelEvent>();
-
-/**
- * Whether a one-shot event (`connect`, `error`) was already dispatched: a new
- * loop replays the channel's one-shot log, and the dispatch run skips those
- * without spending a pass on them.
- */
-export function alreadyDispatched(event: ChannelEvent): boolean {
-  return (event.type === 'connect' || event.type === 'error') && oneShotHandled.has(event);
-}
-
-function firstTime(event: ChannelEvent): boolean {
-  if (oneShotHandled.has(event)) return false;
-  oneShotHandled.add(event);
-  return true;
-}
-
-function callHandler(dispatcher: Dispatcher, event: ChannelEvent): HandlerResult {
-  switch (event.type) {
-    case 'read': return dispatcher.handleRead();
-    case 'write': return dispatcher.handleWrite();
-    case 'connect':
-      if (!firstTime(event)) return;
-      return dispatcher.handleConnect();
-    case 'accept': return dispatcher.handleAccept();
-    case 'expt': return dispatcher.handleExpt();
-    case 'close':
-      if (closeHandled.has(dispatcher)) return;
-      closeHandled.add(dispatcher);
-      return dispatcher.handleClose();
-    case 'error': {
-      if (!firstTime(event)) return;
-      const code = (event.error as NodeJS.ErrnoException).code;
-      // The peer went away: `close` follows and calls handleClose().
-      if (code !== undefined && DISCONNECTED.has(code)) return;
-      return dispatcher.handleError(event.error);
-    }
-  }
-}
-
-function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof (value as Promise<unknown> | undefined)?.then === 'function';
-}
-
-/**
- * Routes a failure to `handleError`. A `handleError` that itself fails is
- * logged and its channel closed, so the loop goes on serving the others.
- */
-export function reportFailure(dispatcher: Dispatcher, error: unknown): HandlerResult {
-  if (error instanceof ExitNow) throw error;
-  const fallback = (failure: unknown): void => {
-    if (failure instanceof ExitNow) throw failure;
-    dispatcher.logInfo(`handleError failed, closing channel ${String(dispatcher)} (${compactTraceback(failure)})`, 'error');
-    dispatcher.close();
-  };
-  try {
-    const result = dispatcher.handleError(error);
-    if (isPromise(result)) return result.then(undefined, fallback);
-  } catch (failure) {
-    fallback(failure);
-  }
-}
-
-/**
- * Calls the handler for one event. Failures go to `handleError`; only
- * `ExitNow` escapes (thrown, or as the returned promise's rejection).
- */
-export function dispatchEvent(dispatcher: Dispatcher, event: ChannelEvent): HandlerResult {
-  let result: HandlerResult;
-  try {
-    result = callHandler(dispatcher, event);
-  } catch (error) {
-    return reportFailure(dispatcher, error);
-  }
-  if (isPromise(result)) return result.then(undefined, (error: unknown) => reportFailure(dispatcher, error));
 }

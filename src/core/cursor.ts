@@ -6,14 +6,22 @@
 export interface EventCursor {
   /** Next one-shot log entry to deliver. */
   seq: number;
-  /** Alternates read and write when both hold, so neither starves. */
+  /** Alternates read and write when both hold, so neither starves (iterators). */
   preferWrite: boolean;
+  /**
+   * The engine handed out this channel's read (or accept) in the current
+   * round and asks it once more for a write, so that each ready kind goes out
+   * once per round, as Python's loop dispatches read, then write, per pass.
+   */
+  writeOnly: boolean;
+  /** The engine's own mark of that second look (the pull clears `writeOnly`). */
+  secondLook: boolean;
   /** The consumer was handed `close`; its next pull closes the channel. */
   closeSeen: boolean;
 }
 
 export function newCursor(): EventCursor {
-  return { seq: 0, preferWrite: false, closeSeen: false };
+  return { seq: 0, preferWrite: false, writeOnly: false, secondLook: false, closeSeen: false };
 }
 
 /** A channel's change watcher: `changed()` is called synchronously on every state change. */

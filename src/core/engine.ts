@@ -8,12 +8,15 @@
 // round began. Between two rounds the consumer yields a macrotask, so one
 // always-ready channel cannot starve I/O, timers or the other channels.
 import { performance } from 'node:perf_hooks';
-import { channelInternals } from '../channel.js';
-import type { Channel } from '../channel.js';
-import type { ChannelMap } from '../channel-map.js';
-import type { ChannelEvent } from '../events.js';
+import type { ChannelMap, MapMember } from './channel-map.js';
 import { newCursor } from './cursor.js';
 import type { EventCursor, Watcher } from './cursor.js';
+import type { CoreEvent } from './events.js';
+import { coreOf } from './readiness.js';
+import type { Core, Front } from './readiness.js';
+
+type Member = MapMember;
+type Event = CoreEvent<Front>;
 
 /** One channel in the engine; its own change watcher (no closure per channel). */
 export class Entry implements Watcher {
@@ -26,7 +29,8 @@ export class Entry implements Watcher {
   /** Position in the engine's list of polled entries, or -1 (not polled, or dropped). */
   polledAt = -1;
   constructor(
-    readonly channel: Channel,
+    readonly channel: Member,
+    readonly core: Core,
     readonly wake: (entry: Entry) => void,
   ) {}
 
@@ -51,11 +55,9 @@ export const IDLE_SWEEP_BATCH = 1024;
 export interface EngineOptions {
   readonly map: ChannelMap;
   /** Which channels this engine serves; the others only keep the loop alive. */
-  readonly accepts: (channel: Channel) => boolean;
-  /** Whether a channel's interest must be polled (its readable()/writable() may change silently). */
-  readonly polls: (channel: Channel) => boolean;
+  readonly accepts: (channel: Member) => boolean;
   /** Called when pulling a channel threw (a readable()/writable() that throws). */
-  readonly onPullError: (channel: Channel, error: unknown) => void;
+  readonly onPullError: (channel: Member, error: unknown) => void;
   /** Milliseconds without events before a `timeout`; `null`: never report one. */
   readonly timeoutMs: number | null;
   /** Milliseconds between sweeps of polled channels while idle. */
@@ -67,12 +69,12 @@ export interface EngineOptions {
    */
   readonly count: number | null;
   /** Events to drop without handing them out or counting a pass (already dispatched one-shots). */
-  readonly skip?: (event: ChannelEvent) => boolean;
+  readonly skip?: (event: Event) => boolean;
 }
 
 export class Engine {
   readonly #options: EngineOptions;
-  readonly #entries = new Map<Channel, Entry>();
+  readonly #entries = new Map<Member, Entry>();
   #current: Entry[] = [];
   #index = 0;
   #next: Entry[] = [];
@@ -102,24 +104,26 @@ export class Engine {
 
   readonly #wakeEntry = (entry: Entry): void => { this.#enqueue(entry); };
 
-  readonly #onMapChange = (channel: Channel, added: boolean): void => {
+  readonly #onMapChange = (channel: Member, added: boolean): void => {
     if (added) this.#add(channel);
     else this.#remove(channel);
   };
 
-  #add(channel: Channel): void {
+  #add(channel: Member): void {
     if (this.#entries.has(channel) || !this.#options.accepts(channel)) return;
-    const entry = new Entry(channel, this.#wakeEntry);
-    channelInternals.watch(channel, entry);
+    const core = coreOf(channel);
+    const entry = new Entry(channel, core, this.#wakeEntry);
+    core.watch(entry);
     this.#entries.set(channel, entry);
-    if (this.#options.polls(channel)) {
+    // A computed interest (readable()/writable()) may change silently: poll it.
+    if (core.polls) {
       entry.polledAt = this.#polled.push(entry) - 1;
       if (this.#polled.length === 1) this.#startPolling();
     }
     this.#enqueue(entry);
   }
 
-  #remove(channel: Channel): void {
+  #remove(channel: Member): void {
     const entry = this.#entries.get(channel);
     if (entry !== undefined) {
       // A queued entry may still hold this consumer's last events; it is
@@ -133,7 +137,7 @@ export class Engine {
   #drop(entry: Entry): void {
     if (entry.removed) return;
     entry.removed = true;
-    channelInternals.unwatch(entry.channel, entry);
+    entry.core.unwatch(entry);
     this.#entries.delete(entry.channel);
     if (entry.polledAt >= 0) {
       // Swap-remove: the last entry takes this one's place.
@@ -177,7 +181,7 @@ export class Engine {
    * The next event that holds now; `ROUND_END` when the consumer must yield a
    * macrotask before the next round; `null` when nothing holds.
    */
-  next(): ChannelEvent | typeof ROUND_END | null {
+  next(): Event | typeof ROUND_END | null {
     for (;;) {
       if (this.#index >= this.#current.length) {
         if (this.#next.length === 0) return null;
@@ -199,9 +203,9 @@ export class Engine {
       const entry = this.#current[this.#index++] as Entry;
       entry.queued = false;
       if (entry.removed || entry.busy) continue;
-      let event: ChannelEvent | null | undefined;
+      let event: Event | null | undefined;
       try {
-        event = channelInternals.pull(entry.channel, entry.cursor);
+        event = entry.core.pull(entry.cursor);
       } catch (error) {
         this.#options.onPullError(entry.channel, error);
         this.#enqueue(entry);
@@ -211,7 +215,15 @@ export class Engine {
         this.#drop(entry);
         continue;
       }
-      if (event === null) continue;
+      if (event === null) {
+        // A second look that found no write: the read level may still hold.
+        if (entry.cursor.secondLook) {
+          entry.cursor.secondLook = false;
+          this.#enqueue(entry);
+        }
+        continue;
+      }
+      entry.cursor.secondLook = false;
       if (this.#options.skip?.(event) === true) {
         // Not handed out and not a pass: the channel is asked again next round.
         this.#enqueue(entry);
@@ -223,7 +235,15 @@ export class Engine {
       }
       this.#active = true;
       this.last = entry;
-      this.#enqueue(entry);
+      if (event.type === 'read' || event.type === 'accept') {
+        // The same channel is asked again right after, for a write only.
+        entry.cursor.writeOnly = true;
+        entry.cursor.secondLook = true;
+        entry.queued = true;
+        this.#index--;
+      } else {
+        this.#enqueue(entry);
+      }
       return event;
     }
   }
@@ -270,7 +290,7 @@ export class Engine {
    */
   #wouldReport(entry: Entry): boolean {
     try {
-      return channelInternals.wouldReport(entry.channel, entry.cursor);
+      return entry.core.wouldReport(entry.cursor);
     } catch {
       return true;
     }
@@ -341,7 +361,7 @@ export class Engine {
     this.#stopped = true;
     this.#unwatchMap();
     for (const entry of [...this.#entries.values()]) {
-      if (entry.cursor.closeSeen) entry.channel.close();
+      if (entry.cursor.closeSeen) entry.core.owner.close();
       this.#drop(entry);
     }
     this.#stopPolling();

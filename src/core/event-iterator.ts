@@ -1,55 +1,75 @@
 // One consumer's iteration over a channel's events. Not an async function:
 // when nothing holds, the promise returned by next() is settled straight from
 // the channel's change notification, saving a promise hop per event.
-import type { Channel } from '../channel.js';
-import { channelInternals } from '../channel.js';
-import type { ChannelEvent } from '../events.js';
 import { newCursor, nextMacrotask } from './cursor.js';
 import type { Watcher } from './cursor.js';
+import type { CoreEvent } from './events.js';
+import type { Core, Front } from './readiness.js';
 
 // Events handed out back to back before the iterator lets the event loop run
 // I/O and timers, so one always-ready channel cannot starve them.
 const STREAK_LIMIT = 32;
-const DONE: IteratorResult<ChannelEvent> = Object.freeze({ done: true, value: undefined });
+const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
 
-export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
-  readonly #channel: Channel;
+export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F>>, Watcher {
+  readonly #core: Core<F>;
   readonly #cursor = newCursor();
   readonly #signal: AbortSignal | undefined;
   #done = false;
   #streak = 0;
-  #pending: ((result: IteratorResult<ChannelEvent>) => void) | null = null;
+  #pending: ((result: IteratorResult<CoreEvent<F>>) => void) | null = null;
   #fail: ((error: unknown) => void) | null = null;
   // The executor of every waiting next(), made once rather than per call.
-  readonly #wait = (resolve: (result: IteratorResult<ChannelEvent>) => void, reject: (error: unknown) => void): void => {
+  readonly #wait = (resolve: (result: IteratorResult<CoreEvent<F>>) => void, reject: (error: unknown) => void): void => {
     this.#pending = resolve;
     this.#fail = reject;
   };
   // Level events (read, write, accept) are one object per channel, so their
   // results repeat: the last one is reused instead of made per event.
-  #lastEvent: ChannelEvent | null = null;
-  #lastResult: IteratorResult<ChannelEvent> = DONE;
+  #lastEvent: CoreEvent<F> | null = null;
+  #lastResult: IteratorResult<CoreEvent<F>> = DONE;
   #watching = false;
   #onAbort: (() => void) | null = null;
 
-  constructor(channel: Channel, signal?: AbortSignal) {
-    this.#channel = channel;
+  constructor(core: Core<F>, signal?: AbortSignal) {
+    this.#core = core;
     this.#signal = signal;
     if (signal?.aborted === true) {
       this.#done = true;
+      this.#abort = { reason: signal.reason };
     } else if (signal !== undefined) {
-      this.#onAbort = () => { this.#finish(); };
+      this.#onAbort = () => { this.#aborted(signal.reason); };
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
   }
 
-  next(): Promise<IteratorResult<ChannelEvent>> {
-    if (this.#done) return Promise.resolve(DONE);
+  // An abort not yet reported: the next next() rejects with its reason, once.
+  #abort: { reason: unknown } | null = null;
+
+  /** The signal aborted: a waiting next() rejects with its reason, or the next one does. */
+  #aborted(reason: unknown): void {
+    const fail = this.#fail;
+    this.#pending = null;
+    this.#fail = null;
+    if (fail !== null) fail(reason);
+    else this.#abort = { reason };
+    this.#finish();
+  }
+
+  next(): Promise<IteratorResult<CoreEvent<F>>> {
+    if (this.#done) {
+      const abort = this.#abort;
+      if (abort === null) return Promise.resolve(DONE);
+      this.#abort = null;
+      // The signal's reason, as given: what the caller chose to abort with.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(abort.reason);
+    }
     if (this.#streak >= STREAK_LIMIT) {
       this.#streak = 0;
       return nextMacrotask().then(() => this.next());
     }
-    let result: IteratorResult<ChannelEvent> | null;
+    let result: IteratorResult<CoreEvent<F>> | null;
     try {
       result = this.#take();
     } catch (error) {
@@ -67,14 +87,14 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
     this.#streak = 0;
     if (!this.#watching) {
       this.#watching = true;
-      channelInternals.watch(this.#channel, this);
+      this.#core.watch(this);
     }
     return new Promise(this.#wait);
   }
 
   /** The next result that holds now, or null. */
-  #take(): IteratorResult<ChannelEvent> | null {
-    const event = channelInternals.pull(this.#channel, this.#cursor);
+  #take(): IteratorResult<CoreEvent<F>> | null {
+    const event = this.#core.pull(this.#cursor);
     if (event === undefined) {
       this.#finish();
       return DONE;
@@ -91,7 +111,7 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
   changed(): void {
     const pending = this.#pending;
     if (pending === null || this.#done) return;
-    let result: IteratorResult<ChannelEvent> | null;
+    let result: IteratorResult<CoreEvent<F>> | null;
     try {
       result = this.#take();
     } catch (error) {
@@ -110,9 +130,9 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
     pending(result);
   }
 
-  return(): Promise<IteratorResult<ChannelEvent>> {
+  return(): Promise<IteratorResult<CoreEvent<F>>> {
     // Stopping is not closing, except that a consumer handed `close` is done with it.
-    if (this.#cursor.closeSeen) channelInternals.pull(this.#channel, this.#cursor);
+    if (this.#cursor.closeSeen) this.#core.pull(this.#cursor);
     this.#finish();
     return Promise.resolve(DONE);
   }
@@ -122,7 +142,7 @@ export class EventIterator implements AsyncIterator<ChannelEvent>, Watcher {
     if (this.#onAbort !== null) this.#signal?.removeEventListener('abort', this.#onAbort);
     if (this.#watching) {
       this.#watching = false;
-      channelInternals.unwatch(this.#channel, this);
+      this.#core.unwatch(this);
     }
     const pending = this.#pending;
     this.#pending = null;

@@ -1,7 +1,6 @@
-import { channelInternals } from './channel.js';
+import { ChannelClosedError } from '../errors.js';
+import { checkPositiveInteger, toBuffer } from '../internal/validate.js';
 import { Dispatcher } from './dispatcher.js';
-import { ChannelClosedError } from './errors.js';
-import { checkPositiveInteger, toBuffer } from './internal/validate.js';
 
 /**
  * A {@link Dispatcher} that buffers output: `send()` takes every byte, and
@@ -148,7 +147,7 @@ export class DispatcherWithSend extends Dispatcher {
    */
   override close(): void {
     if (!this.closing) {
-      for (const chunk of this.#out) channelInternals.forceSend(this, chunk);
+      for (const chunk of this.#out) this.forceSend(chunk);
     }
     this.#out = [];
     this.#outBytes = 0;

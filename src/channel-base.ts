@@ -1,0 +1,644 @@
+// The state half of the public channel: a thin front over the readiness core
+// and a role. It checks arguments, speaks the Python socket vocabulary for
+// ported code, and hands every real piece of work to the core (events,
+// watchers, latches), the stream role (buffers, window, close) or the
+// listener role (accept queue). A channel takes its role at run time, as
+// Python's dispatcher does: idle, then a stream (connect(), an accepted
+// socket) or a listener (listen()). Channel (channel.ts) adds the promise
+// helpers and the iteration.
+import net from 'node:net';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from './constants.js';
+import type { Address, Family, SocketType } from './constants.js';
+import { ChannelMap } from './core/channel-map.js';
+import { CORE, Core } from './core/readiness.js';
+import type { Front } from './core/readiness.js';
+import { ChannelClosedError, ChannelStateError, UnsupportedError } from './errors.js';
+import { isEmpty } from './internal/options.js';
+import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
+import type { ChannelOptions, ChannelState, Settings } from './channel-options.js';
+import { checkAddress, checkFamily, checkPositiveInteger, checkSocketType, toBuffer } from './internal/validate.js';
+import type { IpAddress } from './internal/validate.js';
+import type { ListenerRole } from './roles/listener.js';
+import { StreamRole } from './roles/stream.js';
+import type { StreamBinding, StreamTransport } from './roles/stream.js';
+import { NetListener, adoptSocket, listenNet, peerAddress, queuedAddress } from './transports/net-listener.js';
+import { connectNet, startAccepted, transportFor } from './transports/net-stream.js';
+
+
+let nextId = 1;
+
+/** Where Channel finds the stream role of its base; not exported from the package. */
+export const STREAM = Symbol('asyncore.stream');
+
+/**
+ * The default map, used by channels and loops that are given none: Python's `socket_map`.
+ * @example
+ * ```ts
+ * await loop(); // watches socketMap
+ * ```
+ */
+export const socketMap = new ChannelMap();
+
+/**
+ * The state and the Python socket methods of a channel: `createSocket()`,
+ * `bind()`, `listen()`, `connect()`, `accept()`, `send()`, `recv()`,
+ * `close()`. Use {@link Channel}, which adds the events and the promise
+ * helpers; this class exists to keep each file to one concern.
+ * @example
+ * ```ts
+ * const base: ChannelBase = new Channel();
+ * ```
+ */
+export class ChannelBase implements Front, Disposable {
+  /**
+   * Unique id of this channel (a positive integer, never reused in the
+   * process), its key in its map.
+   * @example
+   * ```ts
+   * channel.map.get(channel.id) === channel // while the channel is in its map
+   * ```
+   */
+  readonly id = nextId++;
+  /** @internal The readiness core; internal code is handed it, never this object. */
+  readonly [CORE]: Core<this>;
+  #readInterest = true;
+  #writeInterest = false;
+  #family: Family | null = null;
+  #map: ChannelMap;
+  #addr: Address | null = null;
+  #bound: IpAddress | string | null = null;
+  #settings: Settings;
+  #stream: StreamRole | null = null;
+  #listener: ListenerRole<net.Socket> | null = null;
+
+  /**
+   * Wraps an accepted socket (making a connected channel), or makes an idle
+   * channel to call {@link Channel.createSocket} on.
+   * @param sock - a socket returned by {@link Channel.accept}, or nothing
+   * @param map - the map to join; default {@link socketMap}
+   * @param options - buffer bounds and timeouts
+   * @throws TypeError when `sock` is not a `net.Socket`; TypeError/RangeError for a bad option
+   * @example
+   * ```ts
+   * const pair = listener.accept();
+   * if (pair) new Channel(pair[0]);
+   * ```
+   */
+  constructor(sock?: net.Socket | null, map?: ChannelMap | null, options: ChannelOptions = {}) {
+    this.#map = map ?? socketMap;
+    this.#settings = isEmpty(options) ? DEFAULT_SETTINGS : checkOptions(options);
+    this[CORE] = new Core(this, this.interestIsComputed);
+    if (sock !== undefined && sock !== null) this.setSocket(sock, map);
+  }
+
+  /**
+   * Whether this channel's interest is computed (a `Dispatcher`'s
+   * `readable()`/`writable()`), so that a loop must poll it: a plain
+   * channel's interest changes only through its setters, which tell the loop.
+   * @returns false for a plain channel
+   * @example
+   * ```ts
+   * class Polled extends Channel { protected override get interestIsComputed(): boolean { return true; } }
+   * ```
+   */
+  // A prototype getter, not a field: no per-channel cost.
+  // eslint-disable-next-line @typescript-eslint/class-literal-property-style
+  protected get interestIsComputed(): boolean { return false; }
+
+  // ---- state ---------------------------------------------------------------
+
+  /**
+   * Where the channel is in its life; see {@link ChannelState}.
+   * @example
+   * ```ts
+   * channel.state // 'open'
+   * ```
+   */
+  get state(): ChannelState {
+    const core = this[CORE];
+    if (core.life === 'closed') return 'closed';
+    if (this.#listener !== null) return 'listening';
+    return this.#stream?.phase ?? 'idle';
+  }
+
+  /**
+   * True once the connection is made (an accepted channel is connected at once).
+   * @example
+   * ```ts
+   * if (channel.connected) channel.send('x')
+   * ```
+   */
+  get connected(): boolean { return this.#stream?.phase === 'open' && this[CORE].life === 'active'; }
+
+  /**
+   * True once `listen()` was called and until the channel closes.
+   * @example
+   * ```ts
+   * if (channel.accepting) channel.accept()
+   * ```
+   */
+  get accepting(): boolean { return this.#listener !== null && this[CORE].life === 'active'; }
+
+  /**
+   * True between `connect()` and the `connect` or `error` event.
+   * @example
+   * ```ts
+   * channel.connecting // true right after connect()
+   * ```
+   */
+  get connecting(): boolean { return this.#stream?.phase === 'connecting' && this[CORE].life === 'active'; }
+
+  /**
+   * True once `close()` or `abort()` was called, or the channel closed itself.
+   * @example
+   * ```ts
+   * if (!channel.closing) channel.close()
+   * ```
+   */
+  get closing(): boolean { return this[CORE].life === 'closed'; }
+
+
+
+
+  /**
+   * The address: the peer's for a connected or accepted channel, the bound
+   * one (with its real port once `opened` resolves) for a listener; `null` before.
+   * @example
+   * ```ts
+   * const [host, port] = listener.addr as [string, number];
+   * ```
+   */
+  get addr(): Address | null { return this.#addr; }
+
+
+
+
+
+  /**
+   * The Node socket (`net.Socket`), server (`net.Server`) or `null`.
+   * @example
+   * ```ts
+   * const sock = channel.socket;
+   * if (sock instanceof net.Socket) sock.setNoDelay(true);
+   * ```
+   */
+  get socket(): net.Socket | net.Server | null {
+    const binding = this.#stream?.binding;
+    if (binding instanceof net.Socket) return binding;
+    const server = this.#listener?.binding;
+    return server instanceof NetListener ? server.server : null;
+  }
+
+  /**
+   * The family given to {@link Channel.createSocket}, or `null`.
+   * @example
+   * ```ts
+   * channel.family // 'AF_INET'
+   * ```
+   */
+  get family(): Family | null { return this.#family; }
+
+  /**
+   * The map this channel belongs to.
+   * @example
+   * ```ts
+   * channel.map.size
+   * ```
+   */
+  get map(): ChannelMap { return this.#map; }
+
+  /**
+   * Connections a listener closed because its accept queue was full.
+   * @example
+   * ```ts
+   * listener.droppedConnections // 0
+   * ```
+   */
+  get droppedConnections(): number { return this.#listener?.dropped ?? 0; }
+
+  /**
+   * Bytes received and not yet taken by `recv()`.
+   * @example
+   * ```ts
+   * channel.bufferedAmount
+   * ```
+   */
+  get bufferedAmount(): number { return this.#stream?.bufferedAmount ?? 0; }
+
+  /**
+   * Bytes accepted by `send()`/`write()` and not yet flushed to the kernel.
+   * @example
+   * ```ts
+   * channel.pendingWrite
+   * ```
+   */
+  get pendingWrite(): number { return this.#stream?.pendingWrite ?? 0; }
+
+  /**
+   * Whether `read` and `accept` events are reported (default `true`). Turn it
+   * off to stop hearing about input you do not want yet; bytes keep arriving
+   * up to the read high-water mark and then Node stops reading.
+   * @example
+   * ```ts
+   * channel.readInterest = false;
+   * ```
+   */
+  get readInterest(): boolean { return this.#readInterest; }
+
+  /**
+   * Turns `read` and `accept` events on or off; every consumer waiting on the
+   * channel is told at once.
+   * @param on - whether to report them
+   * @example
+   * ```ts
+   * channel.readInterest = inbox.length < 10;
+   * ```
+   */
+  set readInterest(on: boolean) {
+    this.#readInterest = on;
+    this[CORE].signal();
+  }
+
+  /**
+   * Whether `write` events are reported (default `false`, so a reader that
+   * ignores writes never spins). Turn it on while you have bytes to send and
+   * off once they are sent.
+   * @example
+   * ```ts
+   * channel.writeInterest = true;
+   * for await (const ev of channel) if (ev.type === 'write') { pending = pending.subarray(channel.send(pending)); channel.writeInterest = pending.length > 0; }
+   * ```
+   */
+  get writeInterest(): boolean { return this.#writeInterest; }
+
+  /**
+   * Turns `write` events on or off; every consumer waiting on the channel is
+   * told at once.
+   * @param on - whether to report them
+   * @example
+   * ```ts
+   * channel.writeInterest = pending.length > 0;
+   * ```
+   */
+  set writeInterest(on: boolean) {
+    this.#writeInterest = on;
+    this[CORE].signal();
+  }
+
+  /**
+   * Resolves once the channel is connected or listening (a listener's
+   * {@link Channel.addr} then holds its real port); rejects if it never gets
+   * there. Never an unhandled rejection, awaited or not.
+   * @example
+   * ```ts
+   * await listener.opened; console.log(listener.addr);
+   * ```
+   */
+  get opened(): Promise<undefined> { return this[CORE].opened.promise; }
+
+  /**
+   * Resolves once the channel is closed: by `close()` or `abort()`; by a
+   * broken connection or a failed connect or listen (at once, before its
+   * events are taken); or when a consumer that was handed the `close` event
+   * (which comes after the peer's end of stream was taken) moves on: its next
+   * pull, or leaving its iteration, closes the channel. A clean end of stream
+   * alone, read through {@link Channel.chunks} or `recv()`, leaves the channel
+   * open, so a reply can still be written, until `close()`. Never rejects.
+   * @example
+   * ```ts
+   * for await (const chunk of channel.chunks()) await channel.write(chunk);
+   * channel.close();      // the end of stream alone does not close it
+   * await channel.closed;
+   * ```
+   */
+  get closed(): Promise<undefined> { return this[CORE].closed.promise; }
+
+  // ---- socket methods ------------------------------------------------------
+
+  /**
+   * Chooses the family and type of the socket and joins the map. Node creates
+   * the real socket at `connect()` or `listen()`.
+   * @param family - {@link AF_INET}, {@link AF_INET6} or {@link AF_UNIX}
+   * @param type - {@link SOCK_STREAM}
+   * @throws TypeError for an unknown family or type; UnsupportedError for `SOCK_DGRAM`;
+   *   ChannelStateError when the channel already has a socket
+   * @example
+   * ```ts
+   * channel.createSocket(AF_INET6, SOCK_STREAM);
+   * ```
+   */
+  createSocket(family: Family = AF_INET, type: SocketType = SOCK_STREAM): void {
+    checkFamily(family);
+    checkSocketType(type);
+    if (type === SOCK_DGRAM) throw new UnsupportedError('Cannot create socket: SOCK_DGRAM is not supported yet');
+    this.#checkOpen('create socket');
+    if (this.#family !== null) throw new ChannelStateError('Cannot create socket: the channel already has one');
+    this.#family = family;
+    this.#map.set(this.id, this);
+  }
+
+  /**
+   * Wraps an existing connected socket (what the constructor does with `sock`).
+   * @param sock - a connected `net.Socket`, usually from {@link Channel.accept}
+   * @param map - the map to join; default the channel's
+   * @throws TypeError when `sock` is not a `net.Socket`; ChannelStateError when the channel has a socket
+   * @example
+   * ```ts
+   * channel.setSocket(sock);
+   * ```
+   */
+  setSocket(sock: net.Socket, map?: ChannelMap | null): void {
+    if (!(sock instanceof net.Socket)) throw new TypeError('Invalid socket: expected a net.Socket');
+    checkNoReadBuffer(this.#settings.readBufferSize);
+    this.#checkOpen('set socket');
+    if (this.#stream !== null || this.#listener !== null) {
+      throw new ChannelStateError('Cannot set socket: the channel already has one');
+    }
+    if (map !== undefined && map !== null) this.#map = map;
+    const { family, error } = adoptSocket(sock);
+    this.#family = family;
+    const stream = ChannelBase.attach(this, sock, transportFor(family), peerAddress(sock, family));
+    startAccepted(sock, stream, this.#settings.idleTimeout, error);
+  }
+
+  /** Makes the stream role over `binding`, open, and joins the map. */
+  static attach(channel: ChannelBase, binding: StreamBinding, transport: StreamTransport, addr: Address): StreamRole {
+    const core = channel[CORE];
+    const stream = new StreamRole(core, binding, transport, channel.#settings, 'open');
+    channel.#stream = stream;
+    channel.#addr = addr;
+    core.levels = stream;
+    channel.#map.set(channel.id, channel);
+    return stream;
+  }
+
+  /**
+   * Kept for porting: Node already sets `SO_REUSEADDR` on every TCP listener,
+   * so a restarted server can bind its port at once. Does nothing else.
+   * @example
+   * ```ts
+   * server.setReuseAddr();
+   * ```
+   */
+  setReuseAddr(): void {
+    this.#checkOpen('set SO_REUSEADDR');
+  }
+
+  /**
+   * Binds to an address. Node binds when `listen()` or `connect()` runs, so an
+   * operating-system failure (EADDRINUSE, EACCES) is reported then, as an
+   * `error` event with operation `listen` or `connect`.
+   * @param address - `[host, port]` (port 0: any free port; host `''`: every interface) or a Unix path
+   * @throws ChannelClosedError after `close()`; ChannelStateError without a socket
+   *   (checked before the address, which is checked against the family);
+   *   TypeError/RangeError for a bad address; ChannelStateError when already bound
+   * @example
+   * ```ts
+   * server.bind(['127.0.0.1', 0]);
+   * ```
+   */
+  bind(address: Address): void {
+    const family = this.#needFamily('bind');
+    const checked = checkAddress(family, address);
+    if (this.#bound !== null || this.state !== 'idle') {
+      throw new ChannelStateError('Cannot bind: the channel is already bound');
+    }
+    this.#bound = checked;
+    this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
+  }
+
+  /**
+   * Starts listening. Incoming connections wait paused in the channel's
+   * accept queue (bounded by `acceptQueueLimit`) until {@link Channel.accept}.
+   * @param backlog - the kernel's backlog for pending connections (at least 0)
+   * @throws TypeError/RangeError for a bad backlog; ChannelClosedError after `close()`;
+   *   ChannelStateError without a socket or when not idle
+   * @example
+   * ```ts
+   * server.listen(511); await server.opened;
+   * ```
+   */
+  listen(backlog = 511): void {
+    if (typeof backlog !== 'number' || !Number.isInteger(backlog)) {
+      throw new TypeError(`Invalid backlog: expected an integer, got ${String(backlog)}`);
+    }
+    if (backlog < 0) throw new RangeError(`Invalid backlog: expected 0 or more, got ${backlog}`);
+    const family = this.#needFamily('listen');
+    if (this.state !== 'idle') throw new ChannelStateError(`Cannot listen: the channel is ${this.state}`);
+    const core = this[CORE];
+    this.#listener = listenNet(core, this.#settings.acceptQueueLimit, family, this.#bound, backlog, (where) => {
+      this.#addr = where ?? this.#addr ?? '';
+    });
+  }
+
+  /**
+   * Connects. The `connect` event comes once the connection is made; a
+   * refused or unreachable peer or an unknown host gives an `error` event
+   * (operation `connect`, Node's `code` kept) and then `close`.
+   * @param address - `[host, port]` or a Unix path
+   * @throws ChannelClosedError after `close()`; ChannelStateError without a socket
+   *   (checked before the address, which is checked against the family);
+   *   TypeError/RangeError for a bad address; ChannelStateError when not idle
+   * @example
+   * ```ts
+   * client.connect(['::1', port]); await client.opened;
+   * ```
+   */
+  connect(address: Address): void {
+    const family = this.#needFamily('connect');
+    const checked = checkAddress(family, address);
+    if (this.state !== 'idle') throw new ChannelStateError(`Cannot connect: the channel is ${this.state}`);
+    this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
+    this.#stream = connectNet(this[CORE], this.#settings, family, checked, this.#bound);
+  }
+
+  /**
+   * Takes the oldest connection waiting in the accept queue.
+   * @returns `[socket, address]` (pass the socket to a new channel), or `null` when none waits
+   * @throws ChannelStateError when the channel is not listening; ChannelClosedError after close
+   * @example
+   * ```ts
+   * const pair = server.accept();
+   * if (pair !== null) new EchoHandler(pair[0]);
+   * ```
+   */
+  accept(): [net.Socket, Address] | null {
+    this.#checkOpen('accept');
+    const listener = this.#listener;
+    if (listener === null) throw new ChannelStateError('Cannot accept: the channel is not listening');
+    const sock = listener.take();
+    if (sock === null) return null;
+    return [sock, queuedAddress(sock)];
+  }
+
+  /**
+   * Offers bytes to the socket. Accepts only what fits under the write
+   * high-water mark and returns that count, so partial sends are real:
+   * `buffer = buffer.subarray(channel.send(buffer))`. Accepted bytes are
+   * never lost by `close()`. The bytes are not copied: do not modify a buffer
+   * after passing it. Returns 0 while `write()` calls wait (they go first) and
+   * after the connection broke.
+   * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @returns the number of bytes accepted
+   * @throws TypeError for other data; ChannelClosedError after `close()`;
+   *   ChannelStateError before `connect()`
+   * @example
+   * ```ts
+   * const sent = channel.send(buffer); buffer = buffer.subarray(sent);
+   * ```
+   */
+  send(data: Buffer | Uint8Array | string): number {
+    const buf = toBuffer(data);
+    this.#checkOpen('send');
+    const stream = this.#stream;
+    if (stream === null) throw new ChannelStateError('Cannot send: the channel is not connected');
+    return stream.send(buf);
+  }
+
+  /**
+   * Takes received bytes.
+   * @param bufferSize - the most bytes to return (a positive integer)
+   * @returns at most `bufferSize` bytes; `null` when nothing waits and the peer
+   *   is still open; an empty buffer at end of stream (or once a broken connection's bytes are taken)
+   * @throws TypeError/RangeError for a bad size (checked first: `recv(0)` on a
+   *   closed channel throws RangeError); ChannelClosedError after `close()`;
+   *   ChannelStateError on a channel that has no connection
+   * @example
+   * ```ts
+   * const data = channel.recv(65536); if (data?.length === 0) channel.close();
+   * ```
+   */
+  recv(bufferSize: number): Buffer | null {
+    checkPositiveInteger('bufferSize', bufferSize);
+    this.#checkOpen('recv');
+    return StreamRole.needConnection(this.#stream, 'recv').recv(bufferSize);
+  }
+
+  /**
+   * Takes received bytes into the caller's buffer (Python's `recv_into`):
+   * no allocation, one copy. With {@link ChannelOptions.readBufferSize} the
+   * bytes go from the kernel to the channel's reused buffer to `target`.
+   * @param target - where to copy (a non-empty Buffer or Uint8Array)
+   * @returns the number of bytes copied (at most `target.length`); `null`
+   *   when nothing waits and the peer is still open; 0 at end of stream
+   * @throws TypeError/RangeError for a bad or empty target; otherwise as `recv()`
+   * @example
+   * ```ts
+   * const n = channel.recvInto(scratch); if (n) hash.update(scratch.subarray(0, n));
+   * ```
+   */
+  recvInto(target: Uint8Array): number | null {
+    if (!(target instanceof Uint8Array)) throw new TypeError('Invalid target: expected a Buffer or Uint8Array');
+    if (target.length === 0) throw new RangeError('Invalid target: it must not be empty');
+    this.#checkOpen('recv');
+    return StreamRole.needConnection(this.#stream, 'recv').recvInto(target);
+  }
+
+  /**
+   * Closes the channel: leaves its map, ends its iterators at once, rejects
+   * waiting `write()`s whose bytes were not all accepted, and ends the
+   * connection once every accepted byte is flushed (destroying it if the peer
+   * does not take them within `closeTimeout` seconds). A listener stops
+   * listening and closes the connections still queued. Idempotent.
+   * @example
+   * ```ts
+   * channel.close(); channel.close(); // fine
+   * ```
+   */
+  close(): void {
+    if (!this.#shutDown()) return;
+    this.#stream?.close();
+    this.#listener?.close();
+  }
+
+  /**
+   * Closes abruptly: discards bytes not yet flushed and resets the connection
+   * (TCP sends RST; a Unix socket's peer sees an end). Idempotent.
+   * @example
+   * ```ts
+   * channel.abort();
+   * ```
+   */
+  abort(): void {
+    if (!this.#shutDown()) return;
+    this.#stream?.abort();
+    this.#listener?.close();
+  }
+
+  /**
+   * Hands bytes to the socket past the write window, for a subclass that
+   * flushes a buffer of its own as it closes (`DispatcherWithSend`). Nothing
+   * bounds them: use `send()` or `write()` otherwise.
+   * @param data - the bytes
+   * @example
+   * ```ts
+   * class Buffered extends Channel { flushAll(b: Buffer): void { this.forceSend(b); } }
+   * ```
+   */
+  protected forceSend(data: Buffer): void {
+    this.#stream?.forceSend(data);
+  }
+
+  /**
+   * Closes the channel: `await using` support.
+   * @example
+   * ```ts
+   * await using channel = new Channel();
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return this[CORE].closed.promise;
+  }
+
+  /** The stream role, for Channel's helpers. @internal */
+  get [STREAM](): StreamRole | null { return this.#stream; }
+
+  /**
+   * Closes the channel: `using` support (see {@link Channel.close}).
+   * @example
+   * ```ts
+   * using channel = new Channel();
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---- events and promise helpers -----------------------------------------
+
+  /**
+   * A short description, like Python's repr.
+   * @example
+   * ```ts
+   * String(channel) // '<Channel open 127.0.0.1:4000 #3>'
+   * ```
+   */
+  toString(): string {
+    const addr = this.#addr === null ? '' : typeof this.#addr === 'string' ? ` ${this.#addr}` : ` ${this.#addr[0]}:${this.#addr[1]}`;
+    return `<${this.constructor.name} ${this.state}${addr} #${this.id}>`;
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  #checkOpen(action: string): void {
+    if (this[CORE].life === 'closed') throw new ChannelClosedError(`Cannot ${action}: the channel is closed`);
+  }
+
+  #needFamily(action: string): Family {
+    this.#checkOpen(action);
+    if (this.#family === null) throw new ChannelStateError(`Cannot ${action}: call createSocket() first`);
+    return this.#family;
+  }
+
+  /** Marks the channel closed and leaves the map; returns false when it already was. */
+  #shutDown(): boolean {
+    if (!this[CORE].shutDown(notOpened)) return false;
+    this.#map.delete(this.id);
+    return true;
+  }
+}
+
+function notOpened(): Error {
+  return new ChannelClosedError('Channel closed before it opened');
+}

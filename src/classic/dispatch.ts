@@ -1,0 +1,116 @@
+// The dispatch of one event to one dispatcher's handler, and the memory of
+// which one-shot events were already handled.
+import type { CoreEvent } from '../core/events.js';
+
+type ChannelEvent = CoreEvent<unknown>;
+import { ExitNow } from '../errors.js';
+import { compactTraceback } from '../internal/traceback.js';
+
+/**
+ * What a handler may return: nothing, or a promise the loop awaits before the channel's next event.
+ * @example
+ * ```ts
+ * override async handleRead(): Promise<void> { await db.save(this.recv(512)); }
+ * ```
+ */
+export type HandlerResult = void | Promise<void>;
+
+/** The handlers a dispatch calls: a `Dispatcher`, seen without its class. */
+export interface Handlers {
+  handleRead(): HandlerResult;
+  handleWrite(): HandlerResult;
+  handleConnect(): HandlerResult;
+  handleAccept(): HandlerResult;
+  handleExpt(): HandlerResult;
+  handleClose(): HandlerResult;
+  handleError(error: unknown): HandlerResult;
+  logInfo(message: string, type?: string): void;
+  close(): void;
+  toString(): string;
+}
+
+// The seed treats these as the peer going away, not as faults: handleClose,
+// not handleError.
+const DISCONNECTED = new Set(['ECONNRESET', 'ENOTCONN', 'ESHUTDOWN', 'ECONNABORTED', 'EPIPE', 'EBADF']);
+
+const closeHandled = new WeakSet<Handlers>();
+// One-shot events (connect, error) stay in the channel's log for every
+// consumer, so each new loop() over the map sees them again (the positional
+// `loop(timeout, usePoll, map, 1)` is often called in a loop): their handlers
+// run once all the same.
+const oneShotHandled = new WeakSet<ChannelEvent>();
+
+/**
+ * Whether a one-shot event (`connect`, `error`) was already dispatched: a new
+ * loop replays the channel's one-shot log, and the dispatch run skips those
+ * without spending a pass on them.
+ */
+export function alreadyDispatched(event: ChannelEvent): boolean {
+  return (event.type === 'connect' || event.type === 'error') && oneShotHandled.has(event);
+}
+
+function firstTime(event: ChannelEvent): boolean {
+  if (oneShotHandled.has(event)) return false;
+  oneShotHandled.add(event);
+  return true;
+}
+
+function callHandler(dispatcher: Handlers, event: ChannelEvent): HandlerResult {
+  switch (event.type) {
+    case 'read': return dispatcher.handleRead();
+    case 'write': return dispatcher.handleWrite();
+    case 'connect':
+      if (!firstTime(event)) return;
+      return dispatcher.handleConnect();
+    case 'accept': return dispatcher.handleAccept();
+    case 'expt': return dispatcher.handleExpt();
+    case 'close':
+      if (closeHandled.has(dispatcher)) return;
+      closeHandled.add(dispatcher);
+      return dispatcher.handleClose();
+    case 'error': {
+      if (!firstTime(event)) return;
+      const code = event.error.code;
+      // The peer went away: `close` follows and calls handleClose().
+      if (code !== undefined && DISCONNECTED.has(code)) return;
+      return dispatcher.handleError(event.error);
+    }
+  }
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | undefined)?.then === 'function';
+}
+
+/**
+ * Routes a failure to `handleError`. A `handleError` that itself fails is
+ * logged and its channel closed, so the loop goes on serving the others.
+ */
+export function reportFailure(dispatcher: Handlers, error: unknown): HandlerResult {
+  if (error instanceof ExitNow) throw error;
+  const fallback = (failure: unknown): void => {
+    if (failure instanceof ExitNow) throw failure;
+    dispatcher.logInfo(`handleError failed, closing channel ${String(dispatcher)} (${compactTraceback(failure)})`, 'error');
+    dispatcher.close();
+  };
+  try {
+    const result = dispatcher.handleError(error);
+    if (isPromise(result)) return result.then(undefined, fallback);
+  } catch (failure) {
+    fallback(failure);
+  }
+}
+
+/**
+ * Calls the handler for one event. Failures go to `handleError`; only
+ * `ExitNow` escapes (thrown, or as the returned promise's rejection).
+ */
+export function dispatchEvent(dispatcher: Handlers, event: ChannelEvent): HandlerResult {
+  let result: HandlerResult;
+  try {
+    result = callHandler(dispatcher, event);
+  } catch (error) {
+    return reportFailure(dispatcher, error);
+  }
+  if (isPromise(result)) return result.then(undefined, (error: unknown) => reportFailure(dispatcher, error));
+}

@@ -1,0 +1,159 @@
+// The iterator behind Channel.chunks(). Written by hand rather than as an
+// async generator: a generator suspended in `await` keeps its frame, a pending
+// promise and a watcher closure alive for every idle connection (about 400
+// bytes each); this object is the watcher itself and holds one resolver. It is
+// an ix AsyncIterableX as well, so `.pipe()` works on it as on every stream.
+import { AsyncIterableX } from 'ix/asynciterable';
+import type { Watcher } from '../core/cursor.js';
+import type { Core } from '../core/readiness.js';
+import type { StreamRole } from './stream.js';
+
+/** Errors here are a socket's errors, always Errors; anything else is wrapped. */
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+const DONE: IteratorResult<Buffer, undefined> = Object.freeze({ done: true, value: undefined });
+
+interface Pending {
+  resolve(result: IteratorResult<Buffer, undefined>): void;
+  reject(error: unknown): void;
+  promise: Promise<IteratorResult<Buffer, undefined>>;
+}
+
+/** Where the chunks come from: the stream role once there is one. */
+export interface ChunkSource {
+  readonly core: Core;
+  /** The stream role, or `null` while the channel has none yet. */
+  stream(): StreamRole | null;
+}
+
+export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterator<Buffer, undefined>, Watcher {
+  readonly #source: ChunkSource;
+  readonly #size: number;
+  readonly #signal: AbortSignal | undefined;
+  #done = false;
+  #pending: Pending | null = null;
+  #onAbort: (() => void) | null = null;
+
+  constructor(source: ChunkSource, size: number, signal?: AbortSignal) {
+    super();
+    this.#source = source;
+    this.#size = size;
+    this.#signal = signal;
+    if (signal !== undefined && !signal.aborted) {
+      this.#onAbort = () => { this.#aborted(); };
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<Buffer, undefined>> {
+    if (this.#pending !== null) {
+      // Calls made while one waits run after it, in order, as with a generator.
+      const after = (): Promise<IteratorResult<Buffer, undefined>> => this.next();
+      return this.#pending.promise.then(after, after);
+    }
+    if (this.#done) return Promise.resolve(DONE);
+    if (this.#signal?.aborted === true) {
+      this.#finish();
+      // The signal's reason, as given.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(this.#signal.reason);
+    }
+    let result: IteratorResult<Buffer, undefined> | null;
+    try {
+      result = this.#step();
+    } catch (error) {
+      return Promise.reject(toError(error));
+    }
+    if (result !== null) return Promise.resolve(result);
+    let resolve!: (result: IteratorResult<Buffer, undefined>) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<IteratorResult<Buffer, undefined>>((res, rej) => { resolve = res; reject = rej; });
+    this.#pending = { resolve, reject, promise };
+    this.#source.core.watch(this);
+    return promise;
+  }
+
+  /** The next result that holds now, `null` to wait; throws a broken connection's error. */
+  #step(): IteratorResult<Buffer, undefined> | null {
+    const stream = this.#source.stream();
+    let data: Buffer | null | undefined;
+    if (stream === null) {
+      data = this.#source.core.life === 'closed' ? undefined : null;
+    } else {
+      try {
+        data = stream.takeChunk(this.#size);
+      } catch (error) {
+        this.#finish();
+        throw error;
+      }
+    }
+    if (data === null) return null;
+    if (data === undefined) {
+      this.#finish();
+      return DONE;
+    }
+    return { done: false, value: data };
+  }
+
+  /** The channel's change notification (see {@link Watcher}). */
+  changed(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    let result: IteratorResult<Buffer, undefined> | null;
+    try {
+      result = this.#step();
+    } catch (error) {
+      this.#settle();
+      pending.reject(error);
+      return;
+    }
+    if (result === null) return;
+    this.#settle();
+    pending.resolve(result);
+  }
+
+  #settle(): void {
+    this.#pending = null;
+    this.#source.core.unwatch(this);
+  }
+
+  #finish(): void {
+    this.#done = true;
+    if (this.#onAbort !== null) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = null;
+  }
+
+  /** The signal aborted: a waiting next() rejects with its reason, or the next call does. */
+  #aborted(): void {
+    const pending = this.#pending;
+    if (pending === null) return;
+    this.#finish();
+    this.#settle();
+    pending.reject(this.#signal?.reason);
+  }
+
+  return(): Promise<IteratorResult<Buffer, undefined>> {
+    this.#finish();
+    const pending = this.#pending;
+    if (pending !== null) {
+      this.#settle();
+      pending.resolve(DONE);
+    }
+    return Promise.resolve(DONE);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<Buffer, undefined>> {
+    void this.return();
+    return Promise.reject(toError(error));
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}

@@ -1,0 +1,483 @@
+// The stream role: a connected byte stream's read buffer, write window and
+// close protocol, over a small binding. A binding is the transport's handle
+// (a `net.Socket`, a TLS socket, an in-memory endpoint) seen through the few
+// members below, which `net.Socket` has as they are; the transport delivers
+// the handle's events to the role's `on*` methods and supplies the abrupt
+// close (a TCP reset is not available on every handle).
+import { ChannelClosedError, ChannelStateError } from '../errors.js';
+import type { Core, Front, Levels } from '../core/readiness.js';
+import type { CodedError, CoreEvent, Operation } from '../core/events.js';
+import { performance } from 'node:perf_hooks';
+import { deferred, noop } from '../internal/deferred.js';
+import type { Deferred } from '../internal/deferred.js';
+
+/** A connected stream as the role drives it: a subset of `net.Socket`. */
+export interface StreamBinding {
+  write(data: Buffer, flushed?: (error?: Error | null) => void): boolean;
+  /** Bytes written and not yet handed to the kernel (or the peer). */
+  readonly writableLength: number;
+  readonly connecting: boolean;
+  readonly destroyed: boolean;
+  pause(): unknown;
+  resume(): unknown;
+  /** Sends the end of stream after every byte written; `flushed` once they are. */
+  end(flushed?: () => void): unknown;
+  /** Releases the handle now. */
+  destroy(): unknown;
+  /** Calls `listener` once the handle is released. */
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** What differs between transports once a stream is made: shared by all its streams. */
+export interface StreamTransport {
+  /** Closes abruptly: a TCP reset where the handle has one, else a release. */
+  reset(binding: StreamBinding): void;
+}
+
+/** The bounds a stream uses; checked and defaulted by the front. */
+export interface StreamSettings {
+  readonly readHighWaterMark: number;
+  readonly writeHighWaterMark: number;
+  /** Seconds a lingering close may last in all. */
+  readonly closeTimeout: number;
+  /** Seconds without input after which a lingering close ends. */
+  readonly lingerTimeout: number;
+}
+
+/**
+ * The stream's phase: `connecting` until the connection is made, then `open`.
+ * The read side: `open`; `ended` when the end of stream arrived and waits to
+ * be taken by `recv()`; `taken` once it was. The close: `none`; `lingering`
+ * while a closed channel keeps reading so that a reset cannot destroy bytes
+ * it sent; `released` once the handle is gone.
+ */
+export type StreamPhase = 'connecting' | 'open';
+export type ReadSide = 'open' | 'ended' | 'taken';
+export type CloseSide = 'none' | 'lingering' | 'released';
+
+interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
+
+const EMPTY = Buffer.alloc(0);
+const RESOLVED = Promise.resolve(undefined);
+
+export function rejected(error: Error): Promise<undefined> {
+  const promise = Promise.reject<undefined>(error);
+  promise.catch(noop);
+  return promise;
+}
+
+function operationOf(error: CodedError & { syscall?: string | undefined }, connecting: boolean): Operation {
+  if (connecting) return 'connect';
+  if (error.syscall === 'write' || error.syscall === 'writev' || error.syscall === 'shutdown') return 'write';
+  return 'read';
+}
+
+export class StreamRole implements Levels {
+  // A prototype getter, not a field: no per-connection cost.
+  // eslint-disable-next-line @typescript-eslint/class-literal-property-style
+  get readKind(): 'read' { return 'read'; }
+  readonly core: Core;
+  readonly binding: StreamBinding;
+  readonly #transport: StreamTransport;
+  readonly #settings: StreamSettings;
+  phase: StreamPhase;
+  readSide: ReadSide = 'open';
+  closeSide: CloseSide = 'none';
+  // Read side: chunks received and not yet taken by recv().
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #paused = false;
+  // The reused read buffer of a channel that connects with `readBufferSize`.
+  #readBuffer: Buffer | null = null;
+  // Write side: write() calls waiting for room, in order.
+  #writes: PendingWrite[] = [];
+  /** Whether any byte was ever accepted: only then does a close linger. */
+  #sentAny = false;
+  /** The write callback of a write that fills the window; made on first use. */
+  #afterWrite: (() => void) | null = null;
+  #released: Deferred<undefined> | null = null;
+  #linger: Linger | null = null;
+
+  constructor(core: Core, binding: StreamBinding, transport: StreamTransport, settings: StreamSettings, phase: StreamPhase) {
+    this.core = core;
+    this.binding = binding;
+    this.#transport = transport;
+    this.#settings = settings;
+    this.phase = phase;
+  }
+
+  /** Uses `buffer` as the reused read buffer (Node's `onread`); bytes wait there until taken. */
+  useReadBuffer(buffer: Buffer): void {
+    this.#readBuffer = buffer;
+  }
+
+  get bufferedAmount(): number { return this.#buffered; }
+  get pendingWrite(): number { return this.binding.writableLength; }
+  get broken(): boolean { return this.core.broken !== null; }
+
+  // ---- levels ------------------------------------------------------------------
+
+  readReady(): boolean {
+    return this.#buffered > 0 || (this.readSide === 'ended' && this.core.broken === null);
+  }
+
+  writeReady(front: Front): boolean {
+    // The interest after the cheap checks: an idle dispatcher's writable() is
+    // asked only while a write could happen; the handle is touched last.
+    return this.phase === 'open' && this.core.broken === null && this.readSide !== 'taken'
+      && front.writeInterest && this.binding.writableLength < this.#settings.writeHighWaterMark;
+  }
+
+  finished(wantsRead: boolean): boolean {
+    // A broken connection's remaining bytes come first, unless nobody reads.
+    return (this.core.broken !== null && !wantsRead) || this.readSide === 'taken';
+  }
+
+  ended(error: Error | null): void {
+    if (error === null) {
+      // Closed: unread bytes go (a broken connection keeps them to be read).
+      this.#chunks = [];
+      this.#buffered = 0;
+    }
+    if (this.#writes.length === 0) return;
+    // Errors are made only when somebody waits: capturing a stack trace costs
+    // more than the rest of a close.
+    const reason = error ?? new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted');
+    for (const pending of this.#writes.splice(0)) pending.done.reject(reason);
+  }
+
+  eventGone(_event: CoreEvent<unknown>): void { /* no one-shot bookkeeping */ }
+
+  // ---- reading -----------------------------------------------------------------
+
+  recv(bufferSize: number): Buffer | null {
+    if (this.#buffered === 0) {
+      if (this.readSide !== 'open' || this.core.broken !== null) {
+        if (this.readSide !== 'taken') {
+          this.readSide = 'taken';
+          this.core.signal();
+        }
+        return EMPTY;
+      }
+      return null;
+    }
+    const chunks = this.#chunks;
+    const first = chunks[0] as Buffer;
+    let out: Buffer;
+    if (first.length > bufferSize) {
+      out = first.subarray(0, bufferSize);
+      chunks[0] = first.subarray(bufferSize);
+    } else if (chunks.length === 1 || first.length === bufferSize) {
+      out = first;
+      chunks.shift();
+    } else {
+      out = this.#gather(bufferSize);
+    }
+    // Bytes in the reused read buffer are overwritten by the next read.
+    if (this.#readBuffer !== null) out = Buffer.from(out);
+    this.#taken(out.length);
+    return out;
+  }
+
+  recvInto(target: Uint8Array): number | null {
+    if (this.#buffered === 0) {
+      const end = this.recv(1);
+      return end === null ? null : 0;
+    }
+    const chunks = this.#chunks;
+    let copied = 0;
+    while (copied < target.length && chunks.length > 0) {
+      const chunk = chunks[0] as Buffer;
+      const n = chunk.copy(target, copied, 0, Math.min(chunk.length, target.length - copied));
+      copied += n;
+      if (n === chunk.length) chunks.shift();
+      else chunks[0] = chunk.subarray(n);
+    }
+    this.#taken(copied);
+    return copied;
+  }
+
+  /** One step of chunks(): bytes, `null` to wait, `undefined` at the end; throws a break. */
+  takeChunk(size: number): Buffer | null | undefined {
+    // A broken connection throws even once the channel closed after it.
+    if (this.#buffered === 0 && this.core.broken !== null) throw this.core.broken;
+    if (this.core.life === 'closed') return undefined;
+    const data = this.recv(size);
+    if (data === null) return null;
+    return data.length === 0 ? undefined : data;
+  }
+
+  /** Counts bytes taken and lets the handle read again once below the bound. */
+  #taken(count: number): void {
+    this.#buffered -= count;
+    // A reused read buffer must be empty before Node reads into it again.
+    const resumeBelow = this.#readBuffer === null ? this.#settings.readHighWaterMark : 1;
+    if (this.#paused && this.#buffered < resumeBelow) {
+      this.#paused = false;
+      this.binding.resume();
+    }
+  }
+
+  #gather(bufferSize: number): Buffer {
+    const chunks = this.#chunks;
+    const parts: Buffer[] = [];
+    let total = 0;
+    while (total < bufferSize && chunks.length > 0) {
+      const chunk = chunks[0] as Buffer;
+      const want = bufferSize - total;
+      if (chunk.length > want) {
+        parts.push(chunk.subarray(0, want));
+        chunks[0] = chunk.subarray(want);
+        total += want;
+      } else {
+        parts.push(chunk);
+        chunks.shift();
+        total += chunk.length;
+      }
+    }
+    return Buffer.concat(parts, total);
+  }
+
+  // ---- writing -----------------------------------------------------------------
+
+  /** Accepts what fits under the write window; see Channel.send(). */
+  send(buf: Buffer): number {
+    if (this.#writes.length > 0) return 0;
+    return this.#sendNow(buf);
+  }
+
+  /** Every byte, in call order, resolving once all are accepted; see Channel.write(). */
+  write(buf: Buffer, signal?: AbortSignal): Promise<undefined> {
+    if (this.core.broken !== null) return rejected(this.core.broken);
+    // While connecting nothing is accepted: a write must not resolve before
+    // the connection exists, or a refused connect would lose its bytes.
+    const sent = this.#writes.length === 0 && this.phase === 'open' ? this.#sendNow(buf) : 0;
+    if (sent === buf.length && this.phase === 'open') return RESOLVED;
+    const pending: PendingWrite = { data: buf.subarray(sent), done: deferred<undefined>(true) };
+    this.#writes.push(pending);
+    if (signal !== undefined) this.#withdrawOnAbort(pending, signal);
+    return pending.done.promise;
+  }
+
+  /** An aborted write leaves the queue: its bytes not yet accepted are never sent. */
+  #withdrawOnAbort(pending: PendingWrite, signal: AbortSignal): void {
+    const onAbort = (): void => {
+      const at = this.#writes.indexOf(pending);
+      if (at < 0) return;
+      this.#writes.splice(at, 1);
+      pending.done.reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const forget = (): void => { signal.removeEventListener('abort', onAbort); };
+    pending.done.promise.then(forget, forget);
+  }
+
+  /** Hands bytes to the handle past the window: a subclass flushing its own buffer at close. */
+  forceSend(data: Buffer): void {
+    if (!this.binding.destroyed) {
+      this.#sentAny = true;
+      this.binding.write(data);
+    }
+  }
+
+  #sendNow(buf: Buffer): number {
+    const binding = this.binding;
+    if (this.core.broken !== null || binding.destroyed) return 0;
+    const room = this.#settings.writeHighWaterMark - binding.writableLength;
+    if (room <= 0 || buf.length === 0) return 0;
+    this.#sentAny = true;
+    if (buf.length < room) {
+      binding.write(buf);
+      return buf.length;
+    }
+    // This write fills the window. Node emits 'drain' only past its own
+    // high-water mark, which may be above ours: its flush callback tells us too.
+    this.#afterWrite ??= () => { this.onDrain(); };
+    binding.write(buf.length === room ? buf : buf.subarray(0, room), this.#afterWrite);
+    return room;
+  }
+
+  #pumpWrites(): void {
+    const writes = this.#writes;
+    while (writes.length > 0) {
+      const head = writes[0] as PendingWrite;
+      const sent = this.#sendNow(head.data);
+      if (sent < head.data.length) {
+        head.data = head.data.subarray(sent);
+        return;
+      }
+      writes.shift();
+      head.done.resolve(undefined);
+    }
+  }
+
+  // ---- events from the transport -------------------------------------------
+
+  onConnect(): void {
+    if (this.core.life !== 'active') return;
+    this.phase = 'open';
+    this.core.logEvent({ type: 'connect', channel: this.core.owner });
+    this.core.opened.resolve(undefined);
+    this.#pumpWrites();
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.core.life === 'closed') {
+      this.#linger?.heard();
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    if (this.#buffered >= this.#settings.readHighWaterMark && !this.#paused) {
+      this.#paused = true;
+      this.binding.pause();
+    }
+    this.core.signalSoon();
+  }
+
+  /** Node's `onread` callback: `count` bytes are in the reused buffer. */
+  onRead(count: number): boolean {
+    if (this.core.life === 'closed') {
+      this.#linger?.heard();
+      return true; // discarding until the peer ends
+    }
+    this.#chunks.push((this.#readBuffer as Buffer).subarray(0, count));
+    this.#buffered += count;
+    // Returning false pauses the handle: the buffer holds bytes not yet taken.
+    this.#paused = true;
+    this.core.signalSoon();
+    return false;
+  }
+
+  onEnd(): void {
+    if (this.core.life === 'closed' || this.readSide !== 'open') return;
+    this.readSide = 'ended';
+    this.core.signalSoon();
+  }
+
+  onDrain(): void {
+    if (this.core.life === 'closed') return;
+    this.#pumpWrites();
+    this.core.signalSoon();
+  }
+
+  onError(error: CodedError): void {
+    if (this.core.life === 'closed') return;
+    this.core.fail(error, operationOf(error, this.phase === 'connecting'));
+  }
+
+  /** The connection went idle too long: report it, then reset. */
+  onIdle(error: CodedError): void {
+    if (this.core.life !== 'active') return;
+    this.core.fail(error, this.phase === 'connecting' ? 'connect' : 'read');
+    this.#transport.reset(this.binding);
+  }
+
+  /** The handle is released (closed, destroyed). */
+  onRelease(): void {
+    this.closeSide = 'released';
+    this.#released?.resolve(undefined);
+    this.#linger?.stop();
+    this.#linger = null;
+  }
+
+  // ---- closing -----------------------------------------------------------------
+
+  /** Resolves once the handle is released (at once unless the close lingers). */
+  get released(): Promise<undefined> {
+    if (this.closeSide === 'released' || this.binding.destroyed) return RESOLVED;
+    return (this.#released ??= deferred<undefined>(true)).promise;
+  }
+
+  /**
+   * The graceful close, after the core is marked closed. With bytes sent, it
+   * lingers: ends our side after them and reads (discarding) until the peer
+   * ends, so that unread input cannot make the kernel reset the connection
+   * before the peer has our bytes. The linger ends when the peer ends, after
+   * `lingerTimeout` seconds without input once our bytes are flushed, or
+   * after `closeTimeout` seconds in all. Without bytes sent there is nothing
+   * to protect: the handle is released at once, as Python's `close()` does.
+   */
+  close(): void {
+    const binding = this.binding;
+    if (binding.destroyed) return;
+    if (!this.#sentAny || (binding.connecting && binding.writableLength === 0)) {
+      binding.destroy();
+      return;
+    }
+    this.closeSide = 'lingering';
+    if (this.#paused) {
+      this.#paused = false;
+      binding.resume();
+    }
+    this.#linger = new Linger(binding, this.#settings);
+    binding.end(this.#linger.flushed);
+  }
+
+  /** The abrupt close, after the core is marked closed: a reset where there is one. */
+  abort(): void {
+    if (!this.binding.destroyed) this.#transport.reset(this.binding);
+  }
+
+  // ---- state for the front ---------------------------------------------------
+
+  get connecting(): boolean { return this.phase === 'connecting'; }
+
+  /** Throws when bytes cannot be exchanged at all (no connection). */
+  static needConnection(role: StreamRole | null, action: string): StreamRole {
+    if (role === null) throw new ChannelStateError(`Cannot ${action}: the channel has no connection`);
+    return role;
+  }
+}
+
+/**
+ * A lingering close's timer: the total bound from the start, and the quiet
+ * bound (no input for that long) once every byte we sent is flushed, as nginx
+ * bounds its lingering close (`lingering_time`, `lingering_timeout`).
+ */
+class Linger {
+  readonly #binding: StreamBinding;
+  readonly #deadline: number;
+  readonly #quietMs: number;
+  #lastInput = 0;
+  #flushed = false;
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(binding: StreamBinding, settings: StreamSettings) {
+    this.#binding = binding;
+    const now = performance.now();
+    this.#deadline = now + settings.closeTimeout * 1000;
+    this.#quietMs = settings.lingerTimeout * 1000;
+    this.#lastInput = now;
+    this.#arm();
+  }
+
+  /** Every byte we sent is flushed: the quiet bound starts counting. */
+  readonly flushed = (): void => {
+    this.#flushed = true;
+    this.#lastInput = performance.now();
+    this.#arm();
+  };
+
+  heard(): void {
+    this.#lastInput = performance.now();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #arm(): void {
+    this.stop();
+    const now = performance.now();
+    let wait = this.#deadline - now;
+    if (this.#flushed) wait = Math.min(wait, this.#lastInput + this.#quietMs - now);
+    if (wait <= 0) {
+      this.#binding.destroy();
+      return;
+    }
+    this.#timer = setTimeout(() => { this.#arm(); }, Math.ceil(wait));
+    this.#timer.unref();
+  }
+}

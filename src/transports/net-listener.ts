@@ -1,0 +1,99 @@
+// The `net.Server` binding of the listener role. Accepted sockets wait
+// paused in the role's queue; what the channel wrapping one later needs (the
+// listener's family, which Node does not say for Unix sockets, and any error
+// the socket had while it waited) is remembered here.
+import net from 'node:net';
+import { AF_INET, AF_INET6, AF_UNIX } from '../constants.js';
+import type { Address, Family } from '../constants.js';
+import type { IpAddress } from '../internal/validate.js';
+import type { Core } from '../core/readiness.js';
+import { ListenerRole } from '../roles/listener.js';
+import type { ListenerBinding } from '../roles/listener.js';
+
+const queuedFamily = new WeakMap<net.Socket, Family>();
+const queuedError = new WeakMap<net.Socket, Error>();
+function onQueuedError(this: net.Socket, error: Error): void {
+  queuedError.set(this, error);
+}
+
+/** The peer's address of an accepted or connected socket. */
+export function peerAddress(sock: net.Socket, family: Family): Address {
+  if (family === AF_UNIX) return '';
+  return [sock.remoteAddress ?? '', sock.remotePort ?? 0];
+}
+
+/** The address of a queued socket, as `accept()` returns it. */
+export function queuedAddress(sock: net.Socket): Address {
+  return peerAddress(sock, queuedFamily.get(sock) ?? AF_INET);
+}
+
+/** What a channel takes over from a socket that waited in an accept queue. */
+export interface Adopted { readonly family: Family; readonly error: Error | undefined }
+
+/** Takes a socket out of the listener's keeping: its family and any early error. */
+export function adoptSocket(sock: net.Socket): Adopted {
+  const family = queuedFamily.get(sock)
+    ?? (sock.remoteFamily === 'IPv6' ? AF_INET6 : sock.remoteFamily === 'IPv4' ? AF_INET : AF_UNIX);
+  sock.off('error', onQueuedError);
+  queuedFamily.delete(sock);
+  const error = queuedError.get(sock);
+  queuedError.delete(sock);
+  return { family, error };
+}
+
+/** The part of the listener role the server feeds. */
+export interface ListenerSink {
+  offer(sock: net.Socket): void;
+  onError(error: Error): void;
+}
+
+/** A `net.Server` bound to a listener role: made first, started once the role exists. */
+export class NetListener implements ListenerBinding<net.Socket> {
+  readonly server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+
+  close(): void { this.server.close(); }
+  refuse(sock: net.Socket): void { sock.destroy(); }
+
+  /**
+   * Listens; connections go to `sink`, and `listening(address)` runs once the
+   * server listens (`null` for a Unix path: the bound path stays the address).
+   * @param bound - the address bound with bind(), or `null` for any port on every interface
+   */
+  start(sink: ListenerSink, family: Family, bound: IpAddress | string | null, backlog: number,
+    listening: (address: Address | null) => void): void {
+    const server = this.server;
+    server.on('connection', (sock: net.Socket) => {
+      sock.on('error', onQueuedError);
+      queuedFamily.set(sock, family);
+      sink.offer(sock);
+    });
+    server.on('error', (error: Error) => { sink.onError(error); });
+    server.once('listening', () => {
+      const where = server.address();
+      listening(typeof where === 'string' || where === null ? null : [where.address, where.port]);
+    });
+    if (typeof bound === 'string') {
+      server.listen({ path: bound, backlog });
+    } else {
+      const any = family === AF_INET6 ? '::' : '0.0.0.0';
+      const host = bound === null || bound.host === '' ? any : bound.host;
+      server.listen({ host, port: bound?.port ?? 0, backlog });
+    }
+  }
+}
+
+/** Starts listening for `core`: the listener role, with the server running. */
+export function listenNet(core: Core, limit: number, family: Family, bound: IpAddress | string | null, backlog: number,
+  listening: (address: Address | null) => void): ListenerRole<net.Socket> {
+  const binding = new NetListener();
+  const listener = new ListenerRole<net.Socket>(core, binding, limit);
+  core.levels = listener;
+  binding.start(listener, family, bound, backlog, (where) => {
+    if (core.life === 'closed') return;
+    listener.listening = true;
+    listening(where);
+    core.opened.resolve(undefined);
+    core.signal();
+  });
+  return listener;
+}

@@ -1,0 +1,88 @@
+// Every ready kind of a channel goes out before any kind of it repeats, in
+// both styles (Python's loop dispatches read, then write, then expt, once per
+// pass): a channel whose read stays ready because nobody takes it must still
+// get its write events.
+import net from 'node:net';
+import t from 'tap';
+import { Channel, loop } from '../../src/index.js';
+import { families, testMap } from '../helpers/net.js';
+import { QuietDispatcher, Server } from '../helpers/dispatchers.js';
+
+for (const fam of families) {
+  t.test(`Dispatcher with an end of stream left unread and writable() true gets handleWrite() as often as handleRead(), over ${fam.name}`, async (t) => {
+    const map = testMap(t);
+    const calls: string[] = [];
+    class Stubborn extends QuietDispatcher {
+      // handleRead() as the default: it takes nothing, so the end of stream stays ready.
+      override handleRead(): void { calls.push('read'); this.#maybeDone(); }
+      override handleWrite(): void { calls.push('write'); this.#maybeDone(); }
+      #maybeDone(): void { if (calls.length >= 20) this.close(); }
+    }
+    const server = new Server(t, map, fam, (sock) => {
+      new Stubborn(sock, map);
+      server.close();
+    });
+    await server.opened;
+    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
+    t.teardown(() => { peer.destroy(); });
+    peer.on('error', () => { /* the server may reset it */ });
+    peer.end('x'); // one byte and the end of stream
+    await loop({ map, timeout: 5 });
+    const reads = calls.filter((c) => c === 'read').length;
+    const writes = calls.filter((c) => c === 'write').length;
+    t.equal(calls.length, 20, 'the dispatcher closed itself after 20 calls');
+    t.ok(writes >= 9 && reads >= 9, `both kinds alternate (read ${reads}, write ${writes}): ${calls.join(',')}`);
+  });
+
+  t.test(`loop({ count: 1 }) called again and again runs handleRead() then handleWrite() on each pass for a dispatcher whose end of stream stays unread, over ${fam.name}`, async (t) => {
+    const map = testMap(t);
+    const calls: string[] = [];
+    class Stubborn extends QuietDispatcher {
+      override handleRead(): void { calls.push('read'); }
+      override handleWrite(): void { calls.push('write'); }
+    }
+    let conn: Stubborn | null = null;
+    const server = new Server(t, map, fam, (sock) => {
+      conn = new Stubborn(sock, map);
+      server.close();
+    });
+    await server.opened;
+    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
+    t.teardown(() => { peer.destroy(); });
+    peer.on('error', () => { /* the server may reset it */ });
+    peer.end('x');
+    // Until the accepted dispatcher has its byte and end of stream.
+    while (conn === null || (conn as Stubborn).bufferedAmount === 0) await loop({ map, timeout: 1, count: 1 });
+    calls.length = 0;
+    for (let i = 0; i < 20; i++) await loop({ map, timeout: 1, count: 1 });
+    // As Python's loop: each pass dispatches every ready kind, read then write.
+    t.same(calls, Array.from({ length: 20 }, () => ['read', 'write']).flat(), 'handleRead() then handleWrite() on every pass');
+  });
+
+  t.test(`Channel iteration with read left unread and write interest on yields write as often as read, over ${fam.name}`, async (t) => {
+    const map = testMap(t);
+    const server = new Channel(null, map);
+    server.createSocket(fam.family);
+    server.bind(fam.listenAddress(t));
+    server.listen(5);
+    await server.opened;
+    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
+    t.teardown(() => { peer.destroy(); });
+    peer.on('error', () => { /* the server may reset it */ });
+    peer.end('x');
+    let conn: Channel | null = null;
+    for await (const c of server.connections()) { conn = c; break; }
+    if (conn === null) throw new Error('no connection');
+    t.teardown(() => { conn.close(); });
+    // The byte and the end of stream are in before write interest goes on.
+    for await (const ev of conn) if (ev.type === 'read') break;
+    conn.writeInterest = true;
+    const seen: string[] = [];
+    for await (const ev of conn) {
+      if (ev.type === 'read' || ev.type === 'write') seen.push(ev.type);
+      if (seen.length >= 20) break;
+    }
+    const reads = seen.filter((c) => c === 'read').length;
+    t.ok(reads >= 9 && seen.length - reads >= 9, `both kinds alternate: ${seen.join(',')}`);
+  });
+}
