@@ -34,6 +34,7 @@ import { DIRECTIONS, STYLES, STYLE_NAMES, runChild } from '../stress/backpressur
 import type { CaseFigures, Direction, Style, Tuning } from '../stress/backpressure.js';
 import { testMap } from './helpers/net.js';
 import { nextEvent } from './helpers/events.js';
+import { deadline } from './helpers/deadline.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -96,19 +97,6 @@ t.test('backpressure control, receive: the meter sees a reader whose readHighWat
   t.ok(figures.failures.some((failure) => failure.startsWith('live memory grew')), 'the case fails on memory');
 });
 
-/** Rejects if `promise` takes longer than `ms`: nothing may hang. */
-async function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what}: still running after ${ms} ms`)); }, ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 // ---- the accept queue --------------------------------------------------------
 
 interface RawClient { sock: net.Socket; closed: Promise<void>; isClosed: boolean }
@@ -166,9 +154,9 @@ for (const limit of [8, undefined]) {
     server.listen(2048);
     await server.opened;
     const port = (server.addr as [string, number])[1];
-    const clients = await deadline(openClients(t, port, queueLimit + extra), CASE_DEADLINE_MS, 'connecting');
+    const clients = await deadline(openClients(t, port, queueLimit + extra), 'connecting', CASE_DEADLINE_MS);
     // A connection beyond the limit is closed at once: wait for those closes.
-    await deadline(closedCount(clients, extra), CASE_DEADLINE_MS, 'drops');
+    await deadline(closedCount(clients, extra), 'drops', CASE_DEADLINE_MS);
     t.equal(server.droppedConnections, extra, `droppedConnections counts the ${extra} connections beyond the limit`);
     t.equal(clients.filter((c) => c.isClosed).length, extra, 'the others stay open');
 
@@ -185,7 +173,7 @@ for (const limit of [8, undefined]) {
 
     // A report once taken is final: later drops make a new one.
     const more = await openClients(t, port, 2);
-    await deadline(closedCount(more, 2), CASE_DEADLINE_MS, 'later drops');
+    await deadline(closedCount(more, 2), 'later drops', CASE_DEADLINE_MS);
     t.equal(server.droppedConnections, extra + 2);
     const second = await nextEvent(it);
     t.equal(second.type, 'error', 'the next event is a new report');
@@ -200,9 +188,9 @@ for (const limit of [8, undefined]) {
     let heard = 0;
     const replies = Promise.all(open.map((c) => new Promise<void>((resolve) => c.sock.once('data', () => { heard++; resolve(); }))));
     for (const conn of accepted) conn.send('x');
-    await deadline(replies, CASE_DEADLINE_MS, 'replies');
+    await deadline(replies, 'replies', CASE_DEADLINE_MS);
     t.equal(heard, queueLimit, 'each queued connection carried a byte to its client once accepted');
     closeAll(map);
-    await deadline(closedCount(open, open.length), CASE_DEADLINE_MS, 'closing');
+    await deadline(closedCount(open, open.length), 'closing', CASE_DEADLINE_MS);
   });
 }
