@@ -22,10 +22,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AF_INET, Channel, ChannelMap, Dispatcher, DispatcherWithSend, loop } from 'asyncore';
 import type { Address, HandlerResult } from 'asyncore';
+import { endWithParent } from './child.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -179,8 +181,9 @@ interface Peer { next(): Promise<Record<string, number>>; child: ChildProcess }
 function spawnPeer(config: PeerConfig): Peer {
   // This process's own node options (a TypeScript loader when run from source).
   const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--peer', JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
+  child.channel?.unref();
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   return {
     child,
@@ -617,20 +620,27 @@ export interface BackpressureOptions {
   onCase?(figures: CaseFigures): void;
 }
 
-/** How a case's child process runs: its tuning, and node options (a TypeScript loader from source). */
-export interface ChildOptions { tuning?: Tuning; nodeOptions?: readonly string[] }
+/**
+ * How a case's child process runs: its tuning, node options (a TypeScript
+ * loader from source), and the script to run if not this file (a transpiled
+ * copy of it).
+ */
+export interface ChildOptions { tuning?: Tuning; nodeOptions?: readonly string[]; script?: string }
 
 /** Runs one case in a fresh process; a crash or a timeout is a failed case. */
 export async function runChild(direction: Direction, style: Style, bytes: number, hwm: number, timeoutMs: number, options: ChildOptions = {}): Promise<CaseFigures> {
   const args = [
-    '--expose-gc', '--no-concurrent-array-buffer-sweeping', ...(options.nodeOptions ?? []), fileURLToPath(import.meta.url),
+    '--expose-gc', '--no-concurrent-array-buffer-sweeping', ...(options.nodeOptions ?? []), options.script ?? fileURLToPath(import.meta.url),
     '--case', `${direction}:${style}`, '--bytes', String(bytes), '--hwm', String(hwm),
     '--tuning', JSON.stringify(options.tuning ?? STRESS_TUNING),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The IPC channel carries nothing: its end tells the child that this process is gone.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  child.channel?.unref();
   let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (text: string) => { out += text; });
+  const stdout = child.stdout as Readable; // piped: never null
+  stdout.setEncoding('utf8');
+  stdout.on('data', (text: string) => { out += text; });
   const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
     child.once('close', (c: number | null, s: string | null) => { resolve([c, s]); });
@@ -675,8 +685,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const peerConfig = option('peer');
   const which = option('case');
   if (peerConfig !== undefined) {
+    endWithParent('backpressure peer');
     peer(JSON.parse(peerConfig) as PeerConfig);
   } else if (which !== undefined) {
+    endWithParent(`backpressure case ${which}`);
     const [direction, style] = which.split(':') as [Direction, Style];
     const tuned = JSON.parse(option('tuning') ?? JSON.stringify(STRESS_TUNING)) as Tuning;
     const figures = await runCase(direction, style, Number(option('bytes') ?? 256 * MiB), Number(option('hwm') ?? 64 * KiB), tuned);

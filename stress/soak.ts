@@ -11,9 +11,11 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { AF_INET, Channel, ChannelMap, Dispatcher, DispatcherWithSend, closeAll, loop } from 'asyncore';
 import type { Address } from 'asyncore';
+import { endWithParent } from './child.js';
 
 export const SOAK_CYCLES = 10_000;
 export const SOAK_WARMUP = 500;
@@ -273,10 +275,13 @@ export async function runSoak(options: {
     '--expose-gc', ...(options.nodeOptions ?? []), fileURLToPath(import.meta.url), '--child',
     '--cycles', String(options.cycles ?? SOAK_CYCLES), '--warmup', String(options.warmup ?? SOAK_WARMUP),
   ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The IPC channel carries nothing: its end tells the child that this process is gone.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  child.channel?.unref();
   let out = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (text: string) => { out += text; });
+  const stdout = child.stdout as Readable; // piped: never null
+  stdout.setEncoding('utf8');
+  stdout.on('data', (text: string) => { out += text; });
   const timer = setTimeout(() => { child.kill('SIGKILL'); }, options.timeoutMs);
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => {
     child.once('close', (c: number | null, s: string | null) => { resolve([c, s]); });
@@ -293,6 +298,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes(
     const at = process.argv.indexOf(name);
     return at >= 0 ? Number(process.argv[at + 1]) : fallback;
   };
+  endWithParent('soak');
   const figures = await soakHere(arg('--cycles', SOAK_CYCLES), arg('--warmup', SOAK_WARMUP));
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }

@@ -34,6 +34,8 @@ import { DIRECTIONS, STYLES, STYLE_NAMES, runChild } from '../stress/backpressur
 import type { CaseFigures, Direction, Style, Tuning } from '../stress/backpressure.js';
 import { testMap } from './helpers/net.js';
 import { nextEvent } from './helpers/events.js';
+import { deadline } from './helpers/deadline.js';
+import { transpiledStress } from './helpers/from-source.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -51,13 +53,21 @@ const HWM = 64 * KiB;
 const TUNING: Tuning = { stallEvery: 256 * KiB, sinkStallEvery: 128 * KiB, sampleEvery: 4 * MiB, rssAllowance: 16 * MiB };
 /** No case may take longer than this. */
 const CASE_DEADLINE_MS = 30_000;
-/** The cases run from source: the children load TypeScript as tap does. */
-const nodeOptions = ['--import', import.meta.resolve('@tapjs/typescript/import')];
+/**
+ * The file moves 10 x 32 MiB through slow consumers in child processes: about
+ * 60 s with the cores to itself, twice that with both busy. tap's default of
+ * 60 s per file would make the file's outcome depend on the machine's load;
+ * this bound still stops a hang (each case is also killed after
+ * CASE_DEADLINE_MS).
+ */
+t.setTimeout(240_000);
+/** The cases run from source, transpiled once for all (the TypeScript loader would cost each child seconds). */
+const script = transpiledStress(t, 'backpressure');
 
 const mib = (bytes: number): string => (bytes / MiB).toFixed(2);
 
 function run(direction: Direction, style: Style, tuning = TUNING): Promise<CaseFigures> {
-  return runChild(direction, style, TOTAL, HWM, CASE_DEADLINE_MS, { tuning, nodeOptions });
+  return runChild(direction, style, TOTAL, HWM, CASE_DEADLINE_MS, { tuning, script });
 }
 
 for (const direction of DIRECTIONS) {
@@ -95,19 +105,6 @@ t.test('backpressure control, receive: the meter sees a reader whose readHighWat
   t.ok(figures.peakLive > figures.boundLive, `live memory grew ${mib(figures.peakLive)} MiB, over the bound of ${mib(figures.boundLive)} MiB`);
   t.ok(figures.failures.some((failure) => failure.startsWith('live memory grew')), 'the case fails on memory');
 });
-
-/** Rejects if `promise` takes longer than `ms`: nothing may hang. */
-async function deadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what}: still running after ${ms} ms`)); }, ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // ---- the accept queue --------------------------------------------------------
 
@@ -166,9 +163,9 @@ for (const limit of [8, undefined]) {
     server.listen(2048);
     await server.opened;
     const port = (server.addr as [string, number])[1];
-    const clients = await deadline(openClients(t, port, queueLimit + extra), CASE_DEADLINE_MS, 'connecting');
+    const clients = await deadline(openClients(t, port, queueLimit + extra), 'connecting', CASE_DEADLINE_MS);
     // A connection beyond the limit is closed at once: wait for those closes.
-    await deadline(closedCount(clients, extra), CASE_DEADLINE_MS, 'drops');
+    await deadline(closedCount(clients, extra), 'drops', CASE_DEADLINE_MS);
     t.equal(server.droppedConnections, extra, `droppedConnections counts the ${extra} connections beyond the limit`);
     t.equal(clients.filter((c) => c.isClosed).length, extra, 'the others stay open');
 
@@ -185,7 +182,7 @@ for (const limit of [8, undefined]) {
 
     // A report once taken is final: later drops make a new one.
     const more = await openClients(t, port, 2);
-    await deadline(closedCount(more, 2), CASE_DEADLINE_MS, 'later drops');
+    await deadline(closedCount(more, 2), 'later drops', CASE_DEADLINE_MS);
     t.equal(server.droppedConnections, extra + 2);
     const second = await nextEvent(it);
     t.equal(second.type, 'error', 'the next event is a new report');
@@ -200,9 +197,9 @@ for (const limit of [8, undefined]) {
     let heard = 0;
     const replies = Promise.all(open.map((c) => new Promise<void>((resolve) => c.sock.once('data', () => { heard++; resolve(); }))));
     for (const conn of accepted) conn.send('x');
-    await deadline(replies, CASE_DEADLINE_MS, 'replies');
+    await deadline(replies, 'replies', CASE_DEADLINE_MS);
     t.equal(heard, queueLimit, 'each queued connection carried a byte to its client once accepted');
     closeAll(map);
-    await deadline(closedCount(open, open.length), CASE_DEADLINE_MS, 'closing');
+    await deadline(closedCount(open, open.length), 'closing', CASE_DEADLINE_MS);
   });
 }

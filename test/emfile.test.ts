@@ -23,6 +23,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
+import { until } from './helpers/deadline.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'emfile-server.ts');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -175,15 +176,6 @@ function echo(sock: net.Socket, text: string): Promise<string> {
     sock.once('error', onError);
     sock.write(text);
   });
-}
-
-/** Resolves once `condition` holds, polling every 5 ms; fails after 5 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const SHED = ['end', 'ECONNRESET', 'EPIPE'];

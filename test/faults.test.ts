@@ -24,6 +24,7 @@ import { families, listener, client, tempDir, testMap } from './helpers/net.js';
 import type { FamilyCase } from './helpers/net.js';
 import { isPending, macrotask, nextEvent, pattern, readAll } from './helpers/events.js';
 import { QuietDispatcher, deadAddress, failOnUnhandled } from './helpers/dispatchers.js';
+import { deadline, until } from './helpers/deadline.js';
 
 failOnUnhandled(t);
 
@@ -108,15 +109,6 @@ async function drain(it: AsyncIterator<ChannelEvent>, channel: Channel): Promise
   return { seen, data: Buffer.concat(parts) };
 }
 
-/** `promise`, or a rejection if it has not settled within 10 s: a regression fails instead of hanging. */
-function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what}: nothing within 10 s`)); }, 10_000);
-  });
-  return Promise.race([promise, bound]).finally(() => { clearTimeout(timer); });
-}
-
 /** Takes events without taking bytes until `length` bytes wait unread. */
 async function untilBuffered(it: AsyncIterator<ChannelEvent>, channel: Channel, length: number): Promise<void> {
   for (;;) {
@@ -124,15 +116,6 @@ async function untilBuffered(it: AsyncIterator<ChannelEvent>, channel: Channel, 
     if (ev.type !== 'read') throw new Error(`Expected a read event, got ${describe(ev)}`);
     if (channel.bufferedAmount >= length) return;
     await macrotask(); // the read is reported again at once: let Node read meanwhile
-  }
-}
-
-/** Polls a condition of the kernel's state every 5 ms; gives up after 5 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
@@ -168,7 +151,7 @@ for (const fam of tcpFamilies) {
     peer.write(sent);
     await untilBuffered(it, c, sent.length);
     peer.resetAndDestroy();
-    await bounded(c.closed, 'closed'); // resolves as soon as the connection breaks
+    await deadline(c.closed, 'closed'); // resolves as soon as the connection breaks
     t.equal(c.connected, false);
     t.equal(c.bufferedAmount, sent.length, 'the bytes received before the reset are kept');
     const { seen, data } = await drain(it, c);
@@ -237,7 +220,7 @@ for (const fam of tcpFamilies) {
       }
     })();
     peer.write(sent);
-    const error = await bounded(outcome, 'the end of chunks()');
+    const error = await deadline(outcome, 'the end of chunks()');
     t.equal(codeOf(error), 'ECONNRESET', 'chunks() throws the reset');
     t.ok(Buffer.concat(parts).equals(sent), 'after yielding every byte sent before it');
     await t.rejects(c.write('late'), { code: 'ECONNRESET' }, 'write() rejects with the same error');
@@ -578,7 +561,7 @@ for (const fam of families) {
     t.equal(question, 'question');
     t.same(seen.filter((kind) => kind !== 'read'), ['connect', 'close'], 'no error: a half-close is no fault');
     t.equal(seen.at(-1), 'close');
-    const got = await bounded(received, 'the peer\'s end');
+    const got = await deadline(received, 'the peer\'s end');
     t.equal(got.length, reply.length, 'the peer received the whole reply, then our end');
     t.ok(got.equals(reply));
   });
@@ -623,10 +606,10 @@ for (const fam of families) {
     const sock = c.socket as net.Socket;
     const sockClosed = once(sock, 'close') as Promise<[boolean]>;
     c.close();
-    const got = await bounded(received, 'the peer\'s end');
+    const got = await deadline(received, 'the peer\'s end');
     t.equal(got.length, ours.length, 'every byte we had accepted arrived, then our end');
     t.ok(got.equals(ours));
-    const [hadError] = await bounded(sockClosed, 'our socket\'s close');
+    const [hadError] = await deadline(sockClosed, 'our socket\'s close');
     t.equal(hadError, false, 'our socket closed without error once the peer ended');
     t.same(peerErrors, [], 'the peer saw no reset, though we never read what it sent');
     t.ok(pushed > 65536, `the peer was still sending (${pushed} bytes pushed)`);
@@ -648,7 +631,7 @@ for (const fam of families) {
     await (clients[1] as Channel).write('unread');
     await (clients[2] as Channel).write(pattern(4096));
     t.same(clients.map((c) => c.pendingWrite), [0, 0, 0], 'the bytes are in the kernel');
-    await bounded(queued, 'three connections'); // Node accepted all three into the listener's queue
+    await deadline(queued, 'three connections'); // Node accepted all three into the listener's queue
     server.close();
     const outcomes = await Promise.all(clients.map(async (c) => {
       const seen: string[] = [];
@@ -697,9 +680,9 @@ t.test('closeAll() of a Dispatcher listener that does not accept: its queued con
     peer.once('error', (error: NodeJS.ErrnoException) => { resolve(error.code ?? 'error'); });
   }));
   const running = loop({ map });
-  await bounded(queued, 'two connections');
+  await deadline(queued, 'two connections');
   t.doesNotThrow(() => { closeAll(map); });
-  await bounded(running.then(), 'the end of the loop'); // the map is empty: the loop ends
+  await deadline(running.then(), 'the end of the loop'); // the map is empty: the loop ends
   t.same(await Promise.all(ends), ['end', 'end'], 'each queued peer sees an end');
   t.same(server.logs, [], 'no handler reported anything');
   t.equal(server.accepting, false);
@@ -750,9 +733,9 @@ t.test('closeAll() in the middle of transfers: every accepted byte arrives, writ
   t.ok(closedAt > 0, `closeAll() ran after ${closedAt} bytes had arrived`);
   t.same(after, [], 'the loop ended at once: a local close reports nothing');
   t.equal(map.size, 0);
-  const error = await bounded(writing, 'the write()');
+  const error = await deadline(writing, 'the write()');
   t.type(error, ChannelClosedError, 'the write() not fully accepted rejects with ChannelClosedError');
-  const outcomes = await bounded(Promise.all(results), 'the peers\' ends');
+  const outcomes = await deadline(Promise.all(results), 'the peers\' ends');
   for (const [i, { data, error: peerError }] of outcomes.entries()) {
     t.equal(peerError, null, `peer ${i} saw no error`);
     t.ok(data.equals(stream.subarray(0, data.length)), `peer ${i} got an intact prefix`);
@@ -808,11 +791,11 @@ t.test('A loop stopped by its signal in the middle of transfers: channels stay o
   const writesAtStop = senders.map((d) => d.writes);
   t.equal(map.size, 3, 'stopping closed nothing');
   t.same(senders.map((d) => d.connected), [true, true]);
-  await bounded(writing, 'the write() in flight');
+  await deadline(writing, 'the write() in flight');
   t.pass('the write() in flight completed without the loop');
   t.same(senders.map((d) => d.writes), writesAtStop, 'no handler ran after the stop');
   t.doesNotThrow(() => { closeAll(map); });
-  const outcomes = await bounded(Promise.all(results), 'the peers\' ends');
+  const outcomes = await deadline(Promise.all(results), 'the peers\' ends');
   const lengths = outcomes.map((o) => o.data.length).sort((a, b) => a - b);
   const expected = [...senders.map((d) => d.accepted), stream.length].sort((a, b) => a - b);
   t.same(lengths, expected, 'each peer got exactly what its sender had accepted, then the end');

@@ -21,6 +21,7 @@ import {
   QuietDispatcher, Server, echoPair, echoServer, failOnUnhandled, settle,
 } from './helpers/dispatchers.js';
 import type { Pinger } from './helpers/dispatchers.js';
+import { deadline } from './helpers/deadline.js';
 
 failOnUnhandled(t);
 
@@ -69,18 +70,9 @@ function running(t: Test, map: ChannelMap): { ended: Promise<void>; stop(): void
   return { ended, stop: () => { run.stop(); } };
 }
 
-/** `promise`, or a rejection if it has not settled within 5 s: a regression fails instead of hanging. */
-function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const bound = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { reject(new Error(`${what}: nothing within 5 s`)); }, 5000);
-  });
-  return Promise.race([promise, bound]).finally(() => { clearTimeout(timer); });
-}
-
 /** One echo round trip of `other`, bounded. */
 function served(other: Pinger, text: string): Promise<string> {
-  return bounded(other.ping(text), `the echo of ${JSON.stringify(text)}`);
+  return deadline(other.ping(text), `the echo of ${JSON.stringify(text)}`);
 }
 
 const uncaptured = (name: string, message: string): RegExp =>
@@ -107,7 +99,7 @@ for (const fam of families) {
       const c = new C(null, map);
       c.createSocket(fam.family);
       c.connect(server.addr as Address);
-      await bounded(c.closed, 'the close');
+      await deadline(c.closed, 'the close');
       t.same(c.calls, ['handleConnect', 'handleError']);
       t.equal(c.errors[0], boom, 'handleError() gets what was thrown');
       t.match(c.logs[0], uncaptured('C', 'connect boom'), 'the default logs a one-line traceback');
@@ -133,7 +125,7 @@ for (const fam of families) {
       const c = new C(null, map);
       c.createSocket(fam.family);
       c.connect(server.addr as Address);
-      await bounded(c.closed, 'the close');
+      await deadline(c.closed, 'the close');
       t.same(c.calls, ['handleWrite', 'handleError'], 'one failure, one handleError()');
       t.equal(c.errors[0], boom);
       t.match(c.logs[0], uncaptured('C', 'write boom'));
@@ -165,7 +157,7 @@ for (const fam of families) {
       const c = new C(null, map);
       c.createSocket(fam.family);
       c.connect(server.addr as Address);
-      await bounded(c.closed, 'the close');
+      await deadline(c.closed, 'the close');
       t.same(c.calls, ['handleRead:0', 'handleClose', 'handleError', 'handleClose'],
         'the loop called handleClose() once; the default handleError() called it again');
       t.equal(c.errors[0], boom);
@@ -202,7 +194,7 @@ for (const fam of families) {
       t.equal(await served(other, 'before'), 'before');
       await plainClient(t, server.addr as Address);
       t.equal(await failed.promise, boom, 'handleError() gets what was thrown');
-      await bounded(server.closed, 'the close');
+      await deadline(server.closed, 'the close');
       t.same(server.calls, ['handleAccepted', 'handleError']);
       t.match(server.logs[0], uncaptured('Listener', 'accepted boom'));
       t.equal(server.accepting, false, 'the default handleError() closed the listener');
@@ -228,7 +220,7 @@ for (const fam of families) {
     const c = new C(null, map);
     c.createSocket(fam.family);
     c.connect(server.addr as Address);
-    await bounded(c.closed, 'the close');
+    await deadline(c.closed, 'the close');
     t.same(c.calls, ['handleConnect', 'handleError']);
     t.equal(c.errors[0], boom);
     t.match(c.logs[0], uncaptured('C', 'writable boom'));
@@ -269,7 +261,7 @@ for (const [name, value, logged] of ODD_VALUES) {
       t.equal(await served(other, 'before'), 'before');
       (await plainClient(t, server.addr as Address)).write('x');
       const odd = await accepted.promise;
-      await bounded(odd.closed, 'the close');
+      await deadline(odd.closed, 'the close');
       t.same(odd.calls, ['handleError']);
       t.equal(odd.errors.length, 1);
       t.equal(odd.errors[0], value, 'the very value thrown');
@@ -357,7 +349,7 @@ t.test('A handler\'s promise that rejects late holds only its own channel; its r
   t.equal(slow.reads, 1, 'its own next event waits for the promise');
   t.same(slow.errors, []);
   gate.resolve(undefined);
-  await bounded(slow.closed, 'the close');
+  await deadline(slow.closed, 'the close');
   t.same(slow.errors, [boom], 'the late rejection went to handleError()');
   t.equal(slow.reads, 1, 'closed by the default handleError() before its next read');
   t.equal(await served(other, 'after'), 'after');
@@ -417,7 +409,7 @@ for (const site of EXIT_SITES) {
     } else {
       quitter.connect(server.addr as Address);
     }
-    const across = bounded(other.ping('across the exit'), 'the echo sent before the exit');
+    const across = deadline(other.ping('across the exit'), 'the echo sent before the exit');
     const caught = await loop({ map }).then(() => null, (error: unknown) => error);
     t.equal(caught, exit, 'the run rejects with the ExitNow');
     t.equal(thrown, true);

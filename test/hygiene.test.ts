@@ -27,27 +27,8 @@ import type { Address, Family, HandlerResult } from '../src/index.js';
 import { families, testMap } from './helpers/net.js';
 import type { FamilyCase } from './helpers/net.js';
 import { pattern } from './helpers/events.js';
+import { deadline, makingDeadlineTimer } from './helpers/deadline.js';
 import { SOAK_BOUND, runSoak } from '../stress/soak.js';
-
-/** No wait may take longer than this: a hang fails the test instead. */
-const DEADLINE_MS = 10_000;
-
-/** Set while the tests make their own timers, which the Ledger does not count. */
-let untracked = false;
-
-async function deadline<T>(promise: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    untracked = true;
-    timer = setTimeout(() => { reject(new Error(`${what}: still waiting after ${ms} ms`)); }, ms);
-    untracked = false;
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function counts(items: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -89,7 +70,7 @@ class Ledger {
   constructor(t: Test) {
     this.#hook = createHook({
       init: (id, type) => {
-        if (!TRACKED.has(type) || untracked) return;
+        if (!TRACKED.has(type) || makingDeadlineTimer()) return;
         this.#live.set(id, type);
         this.created++;
       },
