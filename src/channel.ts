@@ -13,7 +13,7 @@ import type { EventCursor, Watcher } from './internal/cursor.js';
 import { EventIterator } from './internal/event-iterator.js';
 import { ChunkIterator } from './internal/chunk-iterator.js';
 import {
-  checkAddress, checkFamily, checkPositiveInteger, checkSeconds, checkSocketType, toBuffer,
+  checkAddress, checkFamily, checkPositiveInteger, checkSeconds, checkSocketType, showValue, toBuffer,
 } from './internal/validate.js';
 import type { IpAddress } from './internal/validate.js';
 
@@ -625,7 +625,7 @@ export class Channel implements AsyncIterable<ChannelEvent> {
    */
   listen(backlog = 511): void {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog)) {
-      throw new TypeError(`Invalid backlog: expected an integer, got ${String(backlog)}`);
+      throw new TypeError(`Invalid backlog: expected an integer, got ${showValue(backlog)}`);
     }
     if (backlog < 0) throw new RangeError(`Invalid backlog: expected 0 or more, got ${backlog}`);
     const family = this.#needFamily('listen');
