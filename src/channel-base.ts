@@ -16,7 +16,7 @@ import { ChannelClosedError, ChannelStateError, UnsupportedError } from './error
 import { isEmpty } from './internal/options.js';
 import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
 import type { ChannelOptions, ChannelState, Settings } from './channel-options.js';
-import { checkAddress, checkFamily, checkPositiveInteger, checkSocketType, toBuffer } from './internal/validate.js';
+import { checkAddress, checkFamily, checkPositiveInteger, checkSocketType, showValue, toBuffer } from './internal/validate.js';
 import type { IpAddress } from './internal/validate.js';
 import type { ListenerRole } from './roles/listener.js';
 import { StreamRole } from './roles/stream.js';
@@ -420,7 +420,7 @@ export class ChannelBase implements Front, Disposable {
    */
   listen(backlog = 511): void {
     if (typeof backlog !== 'number' || !Number.isInteger(backlog)) {
-      throw new TypeError(`Invalid backlog: expected an integer, got ${String(backlog)}`);
+      throw new TypeError(`Invalid backlog: expected an integer, got ${showValue(backlog)}`);
     }
     if (backlog < 0) throw new RangeError(`Invalid backlog: expected 0 or more, got ${backlog}`);
     const family = this.#needFamily('listen');

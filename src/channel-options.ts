@@ -1,7 +1,7 @@
 // Channel options: their public shape, their checks and their defaults. A
 // checked set is frozen and shared by every channel made with it (every
 // connection of one connections() call), rather than copied into each.
-import { checkPositiveInteger, checkSeconds } from './internal/validate.js';
+import { checkPositiveInteger, checkSeconds, showValue } from './internal/validate.js';
 
 /**
  * Tuning of one channel; every field has a default.
@@ -115,7 +115,7 @@ const checked = new WeakSet();
 export function checkOptions(value: unknown): Settings {
   if (typeof value === 'object' && value !== null && checked.has(value)) return value as Settings;
   if (typeof value !== 'object' || value === null) {
-    throw new TypeError(`Invalid options: expected an object, got ${value === null ? 'null' : typeof value}`);
+    throw new TypeError(`Invalid options: expected an object, got ${showValue(value)}`);
   }
   const options = value as ChannelOptions;
   const settings: Settings = Object.freeze({

@@ -81,6 +81,26 @@ t.test('Channel constructor throws for a bad socket or bad options, joining no m
   t.equal(map.size, 0);
 });
 
+t.test('Channel address and argument errors show the received value as JSON', async (t) => {
+  const map = testMap(t);
+  const ip = new Channel(null, map);
+  ip.createSocket(AF_INET6);
+  t.throws(() => { ip.connect(loose(['::1', '80'])); }, { message: 'Invalid port: expected an integer, got "80"' });
+  t.throws(() => { ip.bind(loose(['[::1]', 0])); }, {
+    name: 'TypeError', message: 'Invalid host: "[::1]" has brackets; write it without them: "::1"',
+  });
+  t.throws(() => { ip.listen(loose('5')); }, { message: 'Invalid backlog: expected an integer, got "5"' });
+  t.throws(() => new Channel(null, map, { closeTimeout: loose({ seconds: 1 }) }), {
+    message: 'Invalid closeTimeout: expected a number of seconds, got {"seconds":1}',
+  });
+  const unix = new Channel(null, map);
+  unix.createSocket(AF_UNIX);
+  t.throws(() => { unix.connect(`/tmp/${'x'.repeat(200)}.sock`); }, {
+    name: 'RangeError', message: /^Invalid Unix address: "\/tmp\/x+…" is 210 bytes in UTF-8, over the \d+-byte limit on \w+$/,
+  });
+  t.equal(unix.state, 'idle');
+});
+
 for (const fam of families) {
   const goodAddress = fam.family === AF_UNIX ? '/tmp/never-used.sock' : fam.family === AF_INET6 ? ['::1', 0] : ['127.0.0.1', 0];
   const badAddresses: readonly [string, unknown, typeof TypeError | typeof RangeError][] = fam.family === AF_UNIX
@@ -88,6 +108,8 @@ for (const fam of families) {
         ['a number', 42, TypeError],
         ['an empty path', '', TypeError],
         ['a [host, port] pair', ['127.0.0.1', 0], TypeError],
+        ['a path with a NUL byte', '/tmp/a\0b.sock', TypeError],
+        ['a path longer than sun_path', `/tmp/${'x'.repeat(200)}.sock`, RangeError],
       ]
     : [
         ['a port above 65535', ['127.0.0.1', 65536], RangeError],
@@ -96,6 +118,7 @@ for (const fam of families) {
         ['a string port', ['127.0.0.1', '80'], TypeError],
         ['a non-string host', [127, 80], TypeError],
         ['a null host', [null, 80], TypeError],
+        ['a host in brackets', ['[::1]', 80], TypeError],
         ['a path', '/tmp/x.sock', TypeError],
         ['a three-element array', ['127.0.0.1', 80, 0], TypeError],
       ];

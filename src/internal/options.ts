@@ -1,4 +1,5 @@
 // Small checks on options objects shared by the front.
+import { showValue } from './validate.js';
 
 /** An options object with nothing set: the shared defaults serve. */
 export function isEmpty(options: unknown): boolean {
@@ -10,7 +11,7 @@ export function isEmpty(options: unknown): boolean {
 /** Throws a TypeError unless `value` is an object. */
 export function checkObject<T extends object>(value: T): T {
   if (typeof value !== 'object' || (value as unknown) === null) {
-    throw new TypeError(`Invalid options: expected an object, got ${(value as unknown) === null ? 'null' : typeof value}`);
+    throw new TypeError(`Invalid options: expected an object, got ${showValue(value)}`);
   }
   return value;
 }
