@@ -203,7 +203,7 @@ export class Core<F extends Front = Front> implements Watcher {
     if (cursor.writeOnly) {
       // The second look of a round: a write if one holds, nothing else.
       cursor.writeOnly = false;
-      if (this.levels === null || !this.levels.writeReady(this.owner)) return null;
+      if (this.levels?.writeReady(this.owner) !== true) return null;
       cursor.preferWrite = false;
       return this.#writeEvent ??= Object.freeze({ type: 'write', channel: this.owner });
     }

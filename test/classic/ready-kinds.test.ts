@@ -41,9 +41,9 @@ for (const fam of families) {
       override handleRead(): void { calls.push('read'); }
       override handleWrite(): void { calls.push('write'); }
     }
-    let conn: Stubborn | null = null;
+    const accepted: Stubborn[] = [];
     const server = new Server(t, map, fam, (sock) => {
-      conn = new Stubborn(sock, map);
+      accepted.push(new Stubborn(sock, map));
       server.close();
     });
     await server.opened;
@@ -52,7 +52,7 @@ for (const fam of families) {
     peer.on('error', () => { /* the server may reset it */ });
     peer.end('x');
     // Until the accepted dispatcher has its byte and end of stream.
-    while (conn === null || (conn as Stubborn).bufferedAmount === 0) await loop({ map, timeout: 1, count: 1 });
+    while (accepted[0] === undefined || accepted[0].bufferedAmount === 0) await loop({ map, timeout: 1, count: 1 });
     calls.length = 0;
     for (let i = 0; i < 20; i++) await loop({ map, timeout: 1, count: 1 });
     // As Python's loop: each pass dispatches every ready kind, read then write.
@@ -70,9 +70,8 @@ for (const fam of families) {
     t.teardown(() => { peer.destroy(); });
     peer.on('error', () => { /* the server may reset it */ });
     peer.end('x');
-    let conn: Channel | null = null;
-    for await (const c of server.connections()) { conn = c; break; }
-    if (conn === null) throw new Error('no connection');
+    const { value: conn } = await server.connections().next();
+    if (conn === undefined) throw new Error('no connection');
     t.teardown(() => { conn.close(); });
     // The byte and the end of stream are in before write interest goes on.
     for await (const ev of conn) if (ev.type === 'read') break;
