@@ -52,3 +52,7 @@ export {
   AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, IdleTimeoutError, UnsupportedError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
+export { channelPair } from './pair.js';
+export type { ChannelPair, PairControl, PairOptions } from './pair.js';
+export { connect, listen } from './connect.js';
+export type { ConnectOptions, ListenOptions } from './connect.js';
