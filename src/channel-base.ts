@@ -80,7 +80,7 @@ export class ChannelBase implements Front, Disposable {
    * @throws TypeError when `sock` is not a `net.Socket`; TypeError/RangeError for a bad option
    * @example
    * ```ts
-   * const pair = listener.accept();
+   * const pair = server.accept();
    * if (pair) new Channel(pair[0]);
    * ```
    */
@@ -165,7 +165,7 @@ export class ChannelBase implements Front, Disposable {
    * one (with its real port once `opened` resolves) for a listener; `null` before.
    * @example
    * ```ts
-   * const [host, port] = listener.addr as [string, number];
+   * const [host, port] = server.addr as [string, number];
    * ```
    */
   get addr(): Address | null { return this.#addr; }
@@ -211,7 +211,7 @@ export class ChannelBase implements Front, Disposable {
    * Connections a listener closed because its accept queue was full.
    * @example
    * ```ts
-   * listener.droppedConnections // 0
+   * server.droppedConnections // 0
    * ```
    */
   get droppedConnections(): number { return this.#listener?.dropped ?? 0; }
@@ -251,6 +251,7 @@ export class ChannelBase implements Front, Disposable {
    * @param on - whether to report them
    * @example
    * ```ts
+   * declare const inbox: Buffer[]; // messages received and not yet handled
    * channel.readInterest = inbox.length < 10;
    * ```
    */
@@ -265,6 +266,7 @@ export class ChannelBase implements Front, Disposable {
    * off once they are sent.
    * @example
    * ```ts
+   * let pending = Buffer.from('hello\n');
    * channel.writeInterest = true;
    * for await (const ev of channel) if (ev.type === 'write') { pending = pending.subarray(channel.send(pending)); channel.writeInterest = pending.length > 0; }
    * ```
@@ -277,6 +279,7 @@ export class ChannelBase implements Front, Disposable {
    * @param on - whether to report them
    * @example
    * ```ts
+   * declare const pending: Buffer; // bytes not yet sent
    * channel.writeInterest = pending.length > 0;
    * ```
    */
@@ -291,7 +294,7 @@ export class ChannelBase implements Front, Disposable {
    * there. Never an unhandled rejection, awaited or not.
    * @example
    * ```ts
-   * await listener.opened; console.log(listener.addr);
+   * await server.opened; console.log(server.addr);
    * ```
    */
   get opened(): Promise<undefined> { return this[CORE].opened.promise; }
@@ -458,6 +461,12 @@ export class ChannelBase implements Front, Disposable {
    * @throws ChannelStateError when the channel is not listening; ChannelClosedError after close
    * @example
    * ```ts
+   * class EchoHandler extends Dispatcher {
+   *   override handleRead(): void {
+   *     const data = this.recv(8192);
+   *     if (data !== null && data.length > 0) this.send(data);
+   *   }
+   * }
    * const pair = server.accept();
    * if (pair !== null) new EchoHandler(pair[0]);
    * ```
@@ -484,6 +493,7 @@ export class ChannelBase implements Front, Disposable {
    *   ChannelStateError before `connect()`
    * @example
    * ```ts
+   * let buffer = Buffer.from('hello\n');
    * const sent = channel.send(buffer); buffer = buffer.subarray(sent);
    * ```
    */
@@ -524,6 +534,9 @@ export class ChannelBase implements Front, Disposable {
    * @throws TypeError/RangeError for a bad or empty target; otherwise as `recv()`
    * @example
    * ```ts
+   * import { createHash } from 'node:crypto';
+   * const scratch = Buffer.alloc(65536);
+   * const hash = createHash('sha256');
    * const n = channel.recvInto(scratch); if (n) hash.update(scratch.subarray(0, n));
    * ```
    */

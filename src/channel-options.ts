@@ -51,6 +51,7 @@ export interface ChannelOptions {
    * Applies to connections, accepted or connecting, not to listeners.
    * @example
    * ```ts
+   * declare function serve(conn: Channel): Promise<void>; // serves one connection
    * for await (const conn of server.connections({ idleTimeout: 60 })) void serve(conn);
    * ```
    */
@@ -177,7 +178,7 @@ export type ChannelState = 'idle' | 'connecting' | 'open' | 'listening' | 'close
  * Options of {@link Channel.chunks}.
  * @example
  * ```ts
- * for await (const chunk of channel.chunks({ size: 1024, signal: AbortSignal.timeout(5000) })) use(chunk);
+ * for await (const chunk of channel.chunks({ size: 1024, signal: AbortSignal.timeout(5000) })) process.stdout.write(chunk);
  * ```
  */
 export interface ChunksOptions {
@@ -191,7 +192,7 @@ export interface ChunksOptions {
  * Options of {@link Channel.write}.
  * @example
  * ```ts
- * await channel.write(data, { signal: AbortSignal.timeout(5000) });
+ * await channel.write('hello\n', { signal: AbortSignal.timeout(5000) });
  * ```
  */
 export interface WriteOptions {
@@ -207,7 +208,9 @@ export interface WriteOptions {
  * Options of {@link Channel.connections}: those of each accepted channel, and a signal.
  * @example
  * ```ts
- * for await (const conn of server.connections({ idleTimeout: 60, signal })) void serve(conn);
+ * declare function serve(conn: Channel): Promise<void>; // serves one connection
+ * const stop = new AbortController(); // stop.abort() ends the iteration
+ * for await (const conn of server.connections({ idleTimeout: 60, signal: stop.signal })) void serve(conn);
  * ```
  */
 export interface ConnectionsOptions extends ChannelOptions {

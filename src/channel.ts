@@ -70,7 +70,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * socket or before.
    * @example
    * ```ts
-   * await listener.opened; console.log(listener.port);
+   * await server.opened; console.log(server.port);
    * ```
    */
   get port(): number | null {
@@ -82,7 +82,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * or `''` before there is one.
    * @example
    * ```ts
-   * console.log(`listening on ${listener.address}`);
+   * console.log(`listening on ${server.address}`);
    * ```
    */
   get address(): string {
@@ -97,6 +97,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * @returns a new event stream over this channel
    * @example
    * ```ts
+   * import { filter } from 'ix/asynciterable/operators';
    * const reads = channel.events().pipe(filter((ev) => ev.type === 'read'));
    * for await (const ev of reads) console.log(ev.channel.recv(4096));
    * ```
@@ -179,6 +180,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    *   failure, while iterating
    * @example
    * ```ts
+   * declare function serve(conn: Channel): Promise<void>; // serves one connection
    * for await (const conn of server.connections()) void serve(conn);
    * ```
    */
@@ -267,6 +269,7 @@ export class Connections extends AsyncIterableX<Channel> implements AsyncIterato
    * @returns the next result
    * @example
    * ```ts
+   * const conns = server.connections();
    * const { value } = await conns.next();
    * ```
    */
@@ -276,6 +279,7 @@ export class Connections extends AsyncIterableX<Channel> implements AsyncIterato
    * @returns a finished result
    * @example
    * ```ts
+   * const conns = server.connections();
    * await conns.return();
    * ```
    */
@@ -285,6 +289,8 @@ export class Connections extends AsyncIterableX<Channel> implements AsyncIterato
    * @returns this
    * @example
    * ```ts
+   * declare function serve(conn: Channel): Promise<void>; // serves one connection
+   * const conns = server.connections();
    * for await (const conn of conns) void serve(conn);
    * ```
    */

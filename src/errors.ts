@@ -33,7 +33,7 @@ export class ChannelClosedError extends Error {
    * Always `'ERR_CHANNEL_CLOSED'`: test it rather than the message, which may change.
    * @example
    * ```ts
-   * channel.write(data).catch((err: unknown) => { if ((err as ChannelClosedError).code !== 'ERR_CHANNEL_CLOSED') throw err; });
+   * channel.write('bye\n').catch((err: unknown) => { if ((err as ChannelClosedError).code !== 'ERR_CHANNEL_CLOSED') throw err; });
    * ```
    */
   readonly code = 'ERR_CHANNEL_CLOSED';
@@ -127,7 +127,7 @@ export class UnsupportedError extends Error {
  *
  * @example
  * ```ts
- * for await (const ev of listener) {
+ * for await (const ev of server) {
  *   if (ev.type === 'error' && ev.error instanceof AcceptQueueFullError) console.log(ev.error.dropped);
  * }
  * ```
@@ -192,7 +192,8 @@ export class IdleTimeoutError extends Error {
    * Always `'ERR_CHANNEL_IDLE_TIMEOUT'`: test it rather than the message.
    * @example
    * ```ts
-   * if ((ev.error as IdleTimeoutError).code === 'ERR_CHANNEL_IDLE_TIMEOUT') metrics.idleDrops++;
+   * const metrics = { idleDrops: 0 };
+   * if (ev.type === 'error' && (ev.error as IdleTimeoutError).code === 'ERR_CHANNEL_IDLE_TIMEOUT') metrics.idleDrops++;
    * ```
    */
   readonly code = 'ERR_CHANNEL_IDLE_TIMEOUT';

@@ -10,7 +10,10 @@ import { compactTraceback } from '../internal/traceback.js';
  * What a handler may return: nothing, or a promise the loop awaits before the channel's next event.
  * @example
  * ```ts
- * override async handleRead(): Promise<void> { await db.save(this.recv(512)); }
+ * declare const db: { save(data: Buffer | null): Promise<void> };
+ * class Recorder extends Dispatcher {
+ *   override async handleRead(): Promise<void> { await db.save(this.recv(512)); }
+ * }
  * ```
  */
 export type HandlerResult = void | Promise<void>;

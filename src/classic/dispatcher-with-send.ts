@@ -31,7 +31,9 @@ export class DispatcherWithSend extends Dispatcher {
    * Buffered bytes above which `readable()` turns false. Default 65536.
    * @example
    * ```ts
-   * this.outputHighWaterMark = 1 << 20;
+   * class BigBuffer extends DispatcherWithSend {
+   *   constructor(sock: net.Socket) { super(sock); this.outputHighWaterMark = 1 << 20; }
+   * }
    * ```
    */
   get outputHighWaterMark(): number {
@@ -44,7 +46,9 @@ export class DispatcherWithSend extends Dispatcher {
    * @throws TypeError/RangeError for anything else
    * @example
    * ```ts
-   * this.outputHighWaterMark = 1 << 20;
+   * class BigBuffer extends DispatcherWithSend {
+   *   constructor(sock: net.Socket) { super(sock); this.outputHighWaterMark = 1 << 20; }
+   * }
    * ```
    */
   set outputHighWaterMark(bytes: number) {
@@ -55,7 +59,9 @@ export class DispatcherWithSend extends Dispatcher {
    * Bytes buffered and not yet accepted by the socket.
    * @example
    * ```ts
-   * if (this.pendingOutput === 0) this.close();
+   * class SendAndClose extends DispatcherWithSend {
+   *   override handleWrite(): void { super.handleWrite(); if (this.pendingOutput === 0) this.close(); }
+   * }
    * ```
    */
   get pendingOutput(): number {
@@ -69,7 +75,9 @@ export class DispatcherWithSend extends Dispatcher {
    * @throws TypeError for other data; ChannelClosedError after `close()`
    * @example
    * ```ts
-   * this.send('220 ready\r\n');
+   * class Greeter extends DispatcherWithSend {
+   *   constructor(sock: net.Socket) { super(sock); this.send('220 ready\r\n'); }
+   * }
    * ```
    */
   override send(data: Buffer | Uint8Array | string): number {
@@ -87,7 +95,9 @@ export class DispatcherWithSend extends Dispatcher {
    * Hands buffered bytes to the socket while it accepts them (Python's `initiate_send`).
    * @example
    * ```ts
-   * this.initiateSend();
+   * class Eager extends DispatcherWithSend {
+   *   override handleConnect(): void { this.initiateSend(); } // what send() buffered before the connection
+   * }
    * ```
    */
   initiateSend(): void {
@@ -108,7 +118,9 @@ export class DispatcherWithSend extends Dispatcher {
    * Flushes the buffer.
    * @example
    * ```ts
-   * override handleWrite() { super.handleWrite(); }
+   * class Progress extends DispatcherWithSend {
+   *   override handleWrite(): void { super.handleWrite(); this.logInfo(`${this.pendingOutput} bytes left`); }
+   * }
    * ```
    */
   override handleWrite(): void {
@@ -119,7 +131,10 @@ export class DispatcherWithSend extends Dispatcher {
    * True while bytes are buffered, or before the connection is made.
    * @example
    * ```ts
-   * override writable() { return super.writable() || this.greeting; }
+   * class Greeter extends DispatcherWithSend {
+   *   greeting = true;
+   *   override writable(): boolean { return super.writable() || this.greeting; }
+   * }
    * ```
    */
   override writable(): boolean {
@@ -130,7 +145,10 @@ export class DispatcherWithSend extends Dispatcher {
    * False while more than `outputHighWaterMark` bytes are buffered.
    * @example
    * ```ts
-   * override readable() { return super.readable() && !this.paused; }
+   * class Pausable extends DispatcherWithSend {
+   *   paused = false;
+   *   override readable(): boolean { return super.readable() && !this.paused; }
+   * }
    * ```
    */
   override readable(): boolean {
@@ -142,7 +160,11 @@ export class DispatcherWithSend extends Dispatcher {
    * before ending the connection (within `closeTimeout`). Idempotent.
    * @example
    * ```ts
-   * this.send('bye\r\n'); this.close(); // 'bye' still arrives
+   * class Quitter extends DispatcherWithSend {
+   *   override handleRead(): void {
+   *     if (this.recv(512)?.toString().trim() === 'QUIT') { this.send('bye\r\n'); this.close(); } // 'bye' still arrives
+   *   }
+   * }
    * ```
    */
   override close(): void {
@@ -158,7 +180,9 @@ export class DispatcherWithSend extends Dispatcher {
    * Discards the buffer and resets the connection.
    * @example
    * ```ts
-   * this.abort();
+   * class Strict extends DispatcherWithSend {
+   *   override handleError(error: unknown): void { this.logInfo(String(error), 'error'); this.abort(); }
+   * }
    * ```
    */
   override abort(): void {

@@ -75,7 +75,10 @@ export class Dispatcher extends Channel {
    * Polled by the loop: `read`/`accept` events come only while it returns true.
    * @example
    * ```ts
-   * override readable() { return this.inbox.length < 10; }
+   * class Bounded extends Dispatcher {
+   *   inbox: Buffer[] = [];
+   *   override readable(): boolean { return this.inbox.length < 10; }
+   * }
    * ```
    */
   override get readInterest(): boolean {
@@ -88,7 +91,10 @@ export class Dispatcher extends Channel {
    * @throws TypeError always; override `readable()` instead
    * @example
    * ```ts
-   * override readable(): boolean { return this.wantsRead; } // instead of this.readInterest = ...
+   * class Reader extends Dispatcher {
+   *   wantsRead = true;
+   *   override readable(): boolean { return this.wantsRead; } // instead of this.readInterest = ...
+   * }
    * ```
    */
   override set readInterest(_on: boolean) {
@@ -99,7 +105,10 @@ export class Dispatcher extends Channel {
    * Polled by the loop: `write` events come only while it returns true.
    * @example
    * ```ts
-   * override writable() { return this.out.length > 0; }
+   * class Writer extends Dispatcher {
+   *   out: Buffer[] = [];
+   *   override writable(): boolean { return this.out.length > 0; }
+   * }
    * ```
    */
   override get writeInterest(): boolean {
@@ -112,7 +121,10 @@ export class Dispatcher extends Channel {
    * @throws TypeError always; override `writable()` instead
    * @example
    * ```ts
-   * override writable(): boolean { return this.wantsWrite; } // instead of this.writeInterest = ...
+   * class Writer extends Dispatcher {
+   *   wantsWrite = false;
+   *   override writable(): boolean { return this.wantsWrite; } // instead of this.writeInterest = ...
+   * }
    * ```
    */
   override set writeInterest(_on: boolean) {
@@ -124,7 +136,10 @@ export class Dispatcher extends Channel {
    * @returns the read interest
    * @example
    * ```ts
-   * override readable(): boolean { return !this.paused; }
+   * class Pausable extends Dispatcher {
+   *   paused = false;
+   *   override readable(): boolean { return !this.paused; }
+   * }
    * ```
    */
   readable(): boolean {
@@ -137,7 +152,10 @@ export class Dispatcher extends Channel {
    * @returns the write interest
    * @example
    * ```ts
-   * override writable(): boolean { return this.buffer.length > 0; }
+   * class Sender extends Dispatcher {
+   *   buffer = Buffer.alloc(0);
+   *   override writable(): boolean { return this.buffer.length > 0; }
+   * }
    * ```
    */
   writable(): boolean {
@@ -148,7 +166,9 @@ export class Dispatcher extends Channel {
    * Received bytes (or the end of stream) wait for `recv()`.
    * @example
    * ```ts
-   * override handleRead() { console.log(this.recv(4096)); }
+   * class Printer extends Dispatcher {
+   *   override handleRead(): void { console.log(this.recv(4096)); }
+   * }
    * ```
    */
   handleRead(): HandlerResult {
@@ -159,7 +179,10 @@ export class Dispatcher extends Channel {
    * `send()` would accept bytes.
    * @example
    * ```ts
-   * override handleWrite() { this.buffer = this.buffer.subarray(this.send(this.buffer)); }
+   * class Sender extends Dispatcher {
+   *   buffer = Buffer.from('hello\n');
+   *   override handleWrite(): void { this.buffer = this.buffer.subarray(this.send(this.buffer)); }
+   * }
    * ```
    */
   handleWrite(): HandlerResult {
@@ -170,7 +193,9 @@ export class Dispatcher extends Channel {
    * Out-of-band data: never called on Node, which does not expose TCP urgent data.
    * @example
    * ```ts
-   * override handleExpt() { this.close(); }
+   * class Client extends Dispatcher {
+   *   override handleExpt(): void { this.close(); }
+   * }
    * ```
    */
   handleExpt(): HandlerResult {
@@ -181,7 +206,9 @@ export class Dispatcher extends Channel {
    * The connection was made (once, whatever `writable()` says).
    * @example
    * ```ts
-   * override handleConnect() { this.send('HELLO\r\n'); }
+   * class Client extends Dispatcher {
+   *   override handleConnect(): void { this.send('HELLO\r\n'); }
+   * }
    * ```
    */
   handleConnect(): HandlerResult {
@@ -192,7 +219,15 @@ export class Dispatcher extends Channel {
    * A connection waits. Default: `accept()` it and pass it to `handleAccepted()`.
    * @example
    * ```ts
-   * override handleAccept() { const pair = this.accept(); if (pair) new Handler(pair[0]); }
+   * class EchoHandler extends DispatcherWithSend {
+   *   override handleRead(): void {
+   *     const data = this.recv(8192);
+   *     if (data !== null && data.length > 0) this.send(data);
+   *   }
+   * }
+   * class Server extends Dispatcher {
+   *   override handleAccept(): void { const pair = this.accept(); if (pair) new EchoHandler(pair[0]); }
+   * }
    * ```
    */
   handleAccept(): HandlerResult {
@@ -206,7 +241,15 @@ export class Dispatcher extends Channel {
    * @param addr - the peer's address (`''` for Unix)
    * @example
    * ```ts
-   * override handleAccepted(sock: net.Socket) { new EchoHandler(sock, this.map); }
+   * class EchoHandler extends DispatcherWithSend {
+   *   override handleRead(): void {
+   *     const data = this.recv(8192);
+   *     if (data !== null && data.length > 0) this.send(data);
+   *   }
+   * }
+   * class Server extends Dispatcher {
+   *   override handleAccepted(sock: net.Socket): void { new EchoHandler(sock, this.map); }
+   * }
    * ```
    */
   handleAccepted(sock: net.Socket, addr: Address): HandlerResult {
@@ -219,7 +262,9 @@ export class Dispatcher extends Channel {
    * default `handleError()` calls it again if it threw). Default: close.
    * @example
    * ```ts
-   * override handleClose() { console.log('bye'); this.close(); }
+   * class Client extends Dispatcher {
+   *   override handleClose(): void { console.log('bye'); this.close(); }
+   * }
    * ```
    */
   handleClose(): HandlerResult {
@@ -235,7 +280,9 @@ export class Dispatcher extends Channel {
    * @param error - what was thrown, or the socket error
    * @example
    * ```ts
-   * override handleError(error: unknown) { console.error(error); this.close(); }
+   * class Client extends Dispatcher {
+   *   override handleError(error: unknown): void { console.error(error); this.close(); }
+   * }
    * ```
    */
   handleError(error: unknown): HandlerResult {
@@ -252,7 +299,9 @@ export class Dispatcher extends Channel {
    * @param message - the message
    * @example
    * ```ts
-   * this.log('listening');
+   * class Client extends Dispatcher {
+   *   override handleConnect(): void { this.log('connected'); }
+   * }
    * ```
    */
   log(message: string): void {
@@ -265,7 +314,9 @@ export class Dispatcher extends Channel {
    * @param type - `info`, `warning`, `error` ...
    * @example
    * ```ts
-   * this.logInfo('client connected');
+   * class Handler extends Dispatcher {
+   *   constructor(sock: net.Socket) { super(sock); this.logInfo('client connected'); }
+   * }
    * ```
    */
   logInfo(message: string, type = 'info'): void {

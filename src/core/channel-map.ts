@@ -40,6 +40,7 @@ export type MapListener = (channel: MapMember, added: boolean) => void;
  *
  * @example
  * ```ts
+ * declare class EchoServer extends Dispatcher { constructor(address: Address, map: ChannelMap) } // as in Dispatcher's example
  * const map = new ChannelMap();
  * const server = new EchoServer(['127.0.0.1', 0], map);
  * await loop({ map });          // runs until every channel in `map` is closed
