@@ -364,7 +364,7 @@ export class ChannelBase implements Front, Disposable {
     startAccepted(sock, stream, this.#settings.idleTimeout, error);
   }
 
-  /** Makes the stream role over `binding`, open, and joins the map. */
+  /** @internal Makes the stream role over `binding`, open, and joins the map. */
   static attach(channel: ChannelBase, binding: StreamBinding, transport: StreamTransport, addr: Address): StreamRole {
     const core = channel[CORE];
     const stream = new StreamRole(core, binding, transport, channel.#settings, 'open');
@@ -604,7 +604,7 @@ export class ChannelBase implements Front, Disposable {
     return this[CORE].closed.promise;
   }
 
-  /** The stream role, for Channel's helpers. @internal */
+  /** @internal The stream role, for Channel's helpers. */
   get [STREAM](): StreamRole | null { return this.#stream; }
 
   /**
