@@ -9,6 +9,9 @@
 //     their name, raw node:net always runs; --no-save keeps bench/results as is)
 //   node build/bench/run.js --only rr-100 --experiments --servers await,floor --rounds 7 --no-save
 //     (adds the minimal experiment servers of bench/servers/experiments)
+//   node build/bench/run.js --baseline ../other/build/bench --no-save
+//     (adds each library server of another checkout's build, named "... (baseline)",
+//     interleaved in the same rounds: a before/after comparison on one machine state)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -62,6 +65,17 @@ if (python) {
 if (args.includes('--experiments')) {
   for (const [name, file] of [['raw promise reply', 'raw-promise'], ['floor for await', 'floor'], ['floor for await, batched', 'floor-batched']]) {
     servers.push({ name: `experiment: ${name}`, command: ['node', path.join(here, `servers/experiments/${file}.js`)] });
+  }
+}
+
+// Another build's library servers (--baseline DIR: that checkout's build/bench),
+// run in the same rounds as this build's, so a before/after comparison shares
+// the machine's state round by round.
+if (args.includes('--baseline')) {
+  const dir = path.resolve(args[args.indexOf('--baseline') + 1] ?? '');
+  if (!existsSync(path.join(dir, 'servers/raw.js'))) throw new Error(`--baseline ${dir}: no servers/raw.js there (build it with tsc -p tsconfig.bench.json)`);
+  for (const [name, file] of [['Channel for await', 'channel-await'], ['Channel helpers', 'channel-helpers'], ['Dispatcher', 'dispatcher'], ['DispatcherWithSend', 'dispatcher-with-send']]) {
+    servers.push({ name: `${name} (baseline)`, command: ['node', path.join(dir, `servers/${file}.js`)] });
   }
 }
 
