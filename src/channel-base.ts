@@ -364,7 +364,11 @@ export class ChannelBase implements Front, Disposable {
     startAccepted(sock, stream, this.#settings.idleTimeout, error);
   }
 
-  /** Makes the stream role over `binding`, open, and joins the map. */
+  /**
+   * Makes the stream role over `binding`, open, and joins the map: for the
+   * transports (an accepted socket, {@link channelPair}).
+   * @internal
+   */
   static attach(channel: ChannelBase, binding: StreamBinding, transport: StreamTransport, addr: Address): StreamRole {
     const core = channel[CORE];
     const stream = new StreamRole(core, binding, transport, channel.#settings, 'open');
