@@ -364,7 +364,10 @@ export class ChannelBase implements Front, Disposable {
     startAccepted(sock, stream, this.#settings.idleTimeout, error);
   }
 
-  /** @internal Makes the stream role over `binding`, open, and joins the map. */
+  /**
+   * @internal Makes the stream role over `binding`, open, and joins the map:
+   * for the transports (an accepted socket, {@link channelPair}).
+   */
   static attach(channel: ChannelBase, binding: StreamBinding, transport: StreamTransport, addr: Address): StreamRole {
     const core = channel[CORE];
     const stream = new StreamRole(core, binding, transport, channel.#settings, 'open');
@@ -548,11 +551,16 @@ export class ChannelBase implements Front, Disposable {
   }
 
   /**
-   * Closes the channel: leaves its map, ends its iterators at once, rejects
-   * waiting `write()`s whose bytes were not all accepted, and ends the
-   * connection once every accepted byte is flushed (destroying it if the peer
-   * does not take them within `closeTimeout` seconds). A listener stops
-   * listening and closes the connections still queued. Idempotent.
+   * Closes the channel: `state` is `closed` at once, it leaves its map, its
+   * iterators end, and waiting `write()`s whose bytes were not all accepted
+   * reject. The socket: released at once if the channel never sent a byte
+   * (as Python's `close()`); otherwise it lingers (see
+   * {@link Channel.lingering}): every accepted byte is flushed, our side
+   * ends, and input is read and discarded until the peer ends, for at most
+   * `lingerTimeout` seconds without input once flushed and `closeTimeout`
+   * seconds in all, so that a reset cannot destroy bytes the peer has not
+   * read. Use `abort()` for a reset. A listener stops listening and closes
+   * the connections still queued. Idempotent.
    * @example
    * ```ts
    * channel.close(); channel.close(); // fine

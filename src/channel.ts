@@ -125,6 +125,8 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * {@link ChannelClosedError} if the channel is closed before every byte was
    * accepted. Never an unhandled rejection, awaited or not.
    * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @param options - {@link WriteOptions}: a `signal` whose abort, while the
+   *   write waits, withdraws the bytes not yet accepted and rejects with `signal.reason`
    * @returns a promise that resolves once every byte is accepted
    * @throws TypeError (synchronously) for other data
    * @example
@@ -153,8 +155,10 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * that came before it. Reads with `recv()`: read the channel no other way
    * meanwhile. Ending at end of stream does not close the channel (the peer
    * may still read a reply): call `close()` when done.
-   * @param size - the most bytes per chunk (default 65536)
-   * @returns an async iterable of buffers
+   * @param sizeOrOptions - the most bytes per chunk (default 65536), or
+   *   {@link ChunksOptions}: `size` and a `signal` whose abort rejects the
+   *   waiting (or next) step with `signal.reason`
+   * @returns an async iterable of buffers (an ix `AsyncIterableX`: `.pipe()` works)
    * @throws TypeError/RangeError for a bad size, at the call; the
    *   connection's error, while iterating, if it breaks
    * @example

@@ -90,6 +90,7 @@ export function interestFailed(channel: MapMember, error: unknown): PromiseLike<
  * ```
  */
 export class EventLoop extends AsyncIterableX<LoopEvent> {
+  /** The checked options, defaults filled in, for the subclass that runs the dispatch. */
   protected readonly options: Required<Omit<LoopOptions, 'signal' | 'count'>> & Pick<LoopOptions, 'signal' | 'count'>;
   readonly #stopper = new AbortController();
 
@@ -117,7 +118,10 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
     };
   }
 
-  /** The engine of one iteration: every channel of the map, timeouts as events. */
+  /**
+   * The engine of one iteration: every channel of the map, timeouts as events.
+   * @internal
+   */
   protected engineOptions(): EngineOptions {
     const { map, timeout, pollInterval, count } = this.options;
     return {
@@ -133,7 +137,10 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
     };
   }
 
-  /** Stops the engine when the loop's or the caller's signal aborts; returns the cleanup. */
+  /**
+   * Stops the engine when the loop's or the caller's signal aborts; returns the cleanup.
+   * @internal
+   */
   protected bindStop(engine: Engine, signal?: AbortSignal): () => void {
     const signals = [this.#stopper.signal, this.options.signal, signal].filter((s) => s !== undefined);
     const stop = (): void => { engine.stop(); };

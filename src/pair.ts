@@ -52,8 +52,9 @@ export interface PairControl {
   readonly b: Channel;
   /**
    * Resets the connection as seen by `channel`: it reports an `error`
-   * (`ECONNRESET`, operation `read`) after the bytes it already holds, then
-   * `close`; the other channel is released as if it had aborted.
+   * (`ECONNRESET`, operation `read`); the bytes it already holds stay
+   * readable, then `close`. The other channel's connection ends: it sees the
+   * end of stream, and writes still waiting reject with `EPIPE`.
    * @param channel - `a` or `b`
    * @throws TypeError for another channel
    */

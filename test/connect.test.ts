@@ -156,3 +156,15 @@ t.test('using a channel closes it at the end of the block (Symbol.dispose)', asy
   }
   t.equal(outside.state, 'closed');
 });
+
+t.test('Channel.send() on a connecting channel accepts nothing: bytes are never accepted before the connection exists', async (t) => {
+  const map = mapFor(t);
+  const server = await listen(['127.0.0.1', 0], { map });
+  const c = new Channel(null, map);
+  c.createSocket();
+  c.connect(['127.0.0.1', server.port ?? 0]);
+  t.equal(c.connecting, true);
+  t.equal(c.send('early'), 0, 'send() takes nothing while connecting');
+  await c.opened;
+  t.equal(c.send('now'), 3, 'and takes bytes once connected');
+});

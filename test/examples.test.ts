@@ -56,6 +56,15 @@ const examples: readonly { file: string; expect: readonly RegExp[] }[] = [
     ],
   },
   {
+    file: 'readme-connect',
+    expect: [
+      /^server: listening on 127\.0\.0\.1:\d+$/m,
+      /^client: connected to 127\.0\.0\.1:\d+$/m,
+      /^client: received "hello, connect\(\)\\n"$/m,
+      /^client: released$/m,
+    ],
+  },
+  {
     file: 'readme-ix',
     expect: [/^server: hello from ada$/m, /^server: hello from bob$/m, /^server: hello from cy$/m],
   },
@@ -77,7 +86,10 @@ for (const { file, expect } of examples) {
 t.test('README.md code examples are excerpts of the example files they name', (t) => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const blocks = [...readme.matchAll(/<!-- example: (\S+) -->\n```ts\n([\s\S]*?)\n```/g)];
-  t.equal(blocks.length, 3, 'three examples, each naming its file');
+  // Every README example is one of the programs run above, and every readme-* program is in the README.
+  const embedded = blocks.map(([, file = '']) => file).sort();
+  const ran = examples.filter(({ file }) => file.startsWith('readme-')).map(({ file }) => `examples/${file}.ts`).sort();
+  t.same(embedded, ran, 'the README embeds exactly the readme-* examples that are run');
   for (const [, file = '', snippet = ''] of blocks) {
     const source = readFileSync(path.join(root, file), 'utf8').split('\n');
     // Every snippet line appears in the file, in order.

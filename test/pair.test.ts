@@ -136,3 +136,16 @@ t.test('channelPair() checks its options', async (t) => {
   const other = channelPair({ map });
   t.throws(() => { pair.stall(other.a); }, TypeError);
 });
+
+t.test('ChannelPair.reset(channel) ends the other channel: its waiting writes reject with EPIPE, reported as an error, then close', async (t) => {
+  const map = pairMap(t);
+  const pair = channelPair({ map, window: 16, writeHighWaterMark: 16 });
+  const [a, b] = pair;
+  pair.stall(b);
+  const waiting = a.write(Buffer.alloc(1024));
+  pair.reset(b);
+  await t.rejects(deadline(waiting, 'the waiting write'), { code: 'EPIPE' });
+  const seen: string[] = [];
+  for await (const ev of a) seen.push(ev.type === 'error' ? `error:${ev.error.code ?? ''}:${ev.operation}` : ev.type);
+  t.same(seen, ['error:EPIPE:write', 'close'], 'a reports the broken write, then close');
+});

@@ -157,7 +157,7 @@ export class DispatcherWithSend extends Dispatcher {
 
   /**
    * Closes after handing every buffered byte to the socket, which flushes them
-   * before ending the connection (within `closeTimeout`). Idempotent.
+   * before ending the connection (a lingering close: see `Channel.close()`). Idempotent.
    * @example
    * ```ts
    * class Quitter extends DispatcherWithSend {

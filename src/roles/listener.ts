@@ -9,7 +9,7 @@ import type { CodedError, CoreEvent } from '../core/events.js';
 export interface ListenerBinding<H> {
   /** Stops listening; connections already accepted are not touched. */
   close(): void;
-  /** Refuses a connection: a reset where the transport has one, so the peer sees it refused. */
+  /** Closes a connection that will not be served (the queue is full, or the listener closed). */
   refuse(handle: H): void;
 }
 

@@ -22,10 +22,8 @@ export interface StreamBinding {
   resume(): unknown;
   /** Sends the end of stream after every byte written; `flushed` once they are. */
   end(flushed?: () => void): unknown;
-  /** Releases the handle now. */
+  /** Releases the handle now; the transport tells the role (`onRelease()`) once it is gone. */
   destroy(): unknown;
-  /** Calls `listener` once the handle is released. */
-  once(event: 'close', listener: () => void): unknown;
 }
 
 /** What differs between transports once a stream is made: shared by all its streams. */
@@ -242,7 +240,9 @@ export class StreamRole implements Levels {
 
   /** Accepts what fits under the write window; see Channel.send(). */
   send(buf: Buffer): number {
-    if (this.#writes.length > 0) return 0;
+    // Nothing is accepted before the connection exists (as a connecting
+    // socket's send() fails in Python), nor while write() calls wait.
+    if (this.#writes.length > 0 || this.phase !== 'open') return 0;
     return this.#sendNow(buf);
   }
 
@@ -375,6 +375,10 @@ export class StreamRole implements Levels {
 
   /** The handle is released (closed, destroyed). */
   onRelease(): void {
+    // Writes still waiting can never go out: as a write to a closed connection, EPIPE.
+    if (this.#writes.length > 0 && this.core.life === 'active') {
+      this.core.fail(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }), 'write');
+    }
     this.closeSide = 'released';
     this.#released?.resolve(undefined);
     this.#linger?.stop();

@@ -17,8 +17,6 @@ export interface MemoryLinkOptions {
   readonly chunkSizes: readonly number[];
 }
 
-type CloseListener = () => void;
-
 /** A reset error as Node reports one. */
 function resetError(): Error {
   return Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
@@ -46,8 +44,7 @@ export class MemoryEndpoint implements StreamBinding {
   #flushed: (() => void)[] = [];
   #scheduled = false;
   #destroyed = false;
-  // Null once released: release happens once.
-  #closeListeners: CloseListener[] | null = [];
+  #released = false;
 
   constructor(options: MemoryLinkOptions) {
     this.#options = options;
@@ -102,11 +99,6 @@ export class MemoryEndpoint implements StreamBinding {
     setImmediate(() => { this.#release(); });
   }
 
-  once(_event: 'close', listener: CloseListener): void {
-    if (this.#closeListeners === null) setImmediate(listener);
-    else this.#closeListeners.push(listener);
-  }
-
   /** Stops (or restarts) delivery toward this end. */
   stall(on: boolean): void {
     this.#stalled = on;
@@ -121,8 +113,12 @@ export class MemoryEndpoint implements StreamBinding {
     this.#queued = 0;
     const peer = this.peer;
     if (peer !== null && !peer.#destroyed) {
+      // The other end's connection is over: its end of stream, then release.
       peer.#destroyed = true;
-      setImmediate(() => { peer.#release(); });
+      setImmediate(() => {
+        peer.role?.onEnd();
+        peer.#release();
+      });
     }
     setImmediate(() => {
       this.role?.onError(resetError());
@@ -206,12 +202,10 @@ export class MemoryEndpoint implements StreamBinding {
   }
 
   #release(): void {
-    if (this.#closeListeners === null) return;
+    if (this.#released) return;
+    this.#released = true;
     this.#destroyed = true;
     this.role?.onRelease();
-    const listeners = this.#closeListeners;
-    this.#closeListeners = null;
-    for (const listener of listeners) listener();
   }
 }
 
