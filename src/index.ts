@@ -56,3 +56,6 @@ export { channelPair } from './pair.js';
 export type { ChannelPair, PairControl, PairOptions } from './pair.js';
 export { connect, listen } from './connect.js';
 export type { ConnectOptions, ListenOptions } from './connect.js';
+export type { CoreEvent } from './core/events.js';
+export type { Front } from './core/readiness.js';
+export type { ChunkIterator } from './roles/chunk-iterator.js';

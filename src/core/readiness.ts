@@ -14,7 +14,13 @@ export const INTEREST_FAILED = Symbol('asyncore.interestFailed');
 
 /**
  * What the core asks of the public object that owns it (the front): its
- * interest in read and write events, and how to close it.
+ * interest in read and write events, and how to close it. `Channel`
+ * implements it; users meet it only as a name in the declarations.
+ * @example
+ * ```ts
+ * const front: Front = channel;
+ * console.log(front.readInterest, front.writeInterest);
+ * ```
  */
 export interface Front {
   /** Whether `read`/`accept` events are wanted (a `Dispatcher` answers with `readable()`). */

@@ -4,7 +4,6 @@
 // bytes each); this object is the watcher itself and holds one resolver. It is
 // an ix AsyncIterableX as well, so `.pipe()` works on it as on every stream.
 import { AsyncIterableX } from 'ix/asynciterable';
-import type { Watcher } from '../core/cursor.js';
 import type { Core } from '../core/readiness.js';
 import type { StreamRole } from './stream.js';
 
@@ -28,7 +27,18 @@ export interface ChunkSource {
   stream(): StreamRole | null;
 }
 
-export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterator<Buffer, undefined>, Watcher {
+/**
+ * The received bytes of a channel, from `Channel.chunks()`: an ix
+ * `AsyncIterableX` of buffers that is its own iterator (call `next()`
+ * directly, or `for await` it, or `.pipe()` it).
+ * @example
+ * ```ts
+ * const chunks = channel.chunks();
+ * const first = await chunks.next();
+ * await chunks.return();
+ * ```
+ */
+export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterator<Buffer, undefined> {
   readonly #source: ChunkSource;
   readonly #size: number;
   readonly #signal: AbortSignal | undefined;
@@ -47,6 +57,17 @@ export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterat
     }
   }
 
+  /**
+   * The next chunk: waits for bytes; done at the end of stream or after a
+   * local close; rejects with the connection's error if it broke (after the
+   * bytes that came before it), or with the signal's reason if it aborted.
+   * Calls made while one waits run after it, in order.
+   * @returns the next result
+   * @example
+   * ```ts
+   * const { value, done } = await channel.chunks().next();
+   * ```
+   */
   next(): Promise<IteratorResult<Buffer, undefined>> {
     if (this.#pending !== null) {
       // Calls made while one waits run after it, in order, as with a generator.
@@ -97,7 +118,13 @@ export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterat
     return { done: false, value: data };
   }
 
-  /** The channel's change notification (see {@link Watcher}). */
+  /**
+   * The channel's change notification; called by the channel, not by users.
+   * @example
+   * ```ts
+   * channel.chunks().changed(); // harmless: re-checks for bytes
+   * ```
+   */
   changed(): void {
     const pending = this.#pending;
     if (pending === null) return;
@@ -134,6 +161,14 @@ export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterat
     pending.reject(this.#signal?.reason);
   }
 
+  /**
+   * Stops the iteration (a waiting `next()` ends done); the channel stays open.
+   * @returns a done result
+   * @example
+   * ```ts
+   * await channel.chunks().return();
+   * ```
+   */
   return(): Promise<IteratorResult<Buffer, undefined>> {
     this.#finish();
     const pending = this.#pending;
@@ -144,15 +179,39 @@ export class ChunkIterator extends AsyncIterableX<Buffer> implements AsyncIterat
     return Promise.resolve(DONE);
   }
 
+  /**
+   * Stops the iteration and rejects with `error`, as a generator's `throw()`.
+   * @param error - the error to reject with
+   * @returns a rejected promise
+   * @example
+   * ```ts
+   * await channel.chunks().throw(new Error('stop')).catch(() => undefined);
+   * ```
+   */
   throw(error: unknown): Promise<IteratorResult<Buffer, undefined>> {
     void this.return();
     return Promise.reject(toError(error));
   }
 
+  /**
+   * Iterates itself.
+   * @returns this
+   * @example
+   * ```ts
+   * for await (const chunk of channel.chunks()) console.log(chunk.length);
+   * ```
+   */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /**
+   * Stops the iteration: `await using` support.
+   * @example
+   * ```ts
+   * await using chunks = channel.chunks();
+   * ```
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.return();
   }
