@@ -202,7 +202,12 @@ export class Engine {
       }
       const entry = this.#current[this.#index++] as Entry;
       entry.queued = false;
-      if (entry.removed || entry.busy) continue;
+      if (entry.removed || entry.busy) {
+        // A busy channel's second look is dropped: after release() it starts a fresh round.
+        entry.cursor.writeOnly = false;
+        entry.cursor.secondLook = false;
+        continue;
+      }
       let event: Event | null | undefined;
       try {
         event = entry.core.pull(entry.cursor);
