@@ -5,9 +5,9 @@
 // queued, and closeAll() or a stopped loop in the middle of transfers.
 //
 // Already covered elsewhere, and not repeated here: a reset while we write
-// (dispatcher-errors.test.ts), abort() of an idle TCP connection and the
+// (classic/dispatcher-errors.test.ts), abort() of an idle TCP connection and the
 // reset of a waiting write() (channel-close.test.ts), a refused connect seen
-// through loop() and Dispatcher (dispatcher-errors.test.ts), a listener closed
+// through loop() and Dispatcher (classic/dispatcher-errors.test.ts), a listener closed
 // with one silent connection queued (channel-listen.test.ts).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';

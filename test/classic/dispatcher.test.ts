@@ -4,11 +4,11 @@
 // Every test runs its dispatchers under `await loop({ map })`.
 import net from 'node:net';
 import t from 'tap';
-import { Dispatcher, loop } from '../src/index.js';
-import type { Address, ChannelMap } from '../src/index.js';
-import { families, testMap } from './helpers/net.js';
-import type { FamilyCase } from './helpers/net.js';
-import { QuietDispatcher, Server, failOnUnhandled, settle } from './helpers/dispatchers.js';
+import { Dispatcher, loop } from '../../src/index.js';
+import type { Address, ChannelMap } from '../../src/index.js';
+import { families, testMap } from '../helpers/net.js';
+import type { FamilyCase } from '../helpers/net.js';
+import { QuietDispatcher, Server, failOnUnhandled, settle } from '../helpers/dispatchers.js';
 
 failOnUnhandled(t);
 

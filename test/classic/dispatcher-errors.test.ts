@@ -6,13 +6,13 @@
 // process as an unhandled rejection or an uncaught exception.
 import type net from 'node:net';
 import t from 'tap';
-import { Channel, loop } from '../src/index.js';
-import type { Address, ChannelEvent, LoopEvent } from '../src/index.js';
-import { acceptOne, families, listener, readExactly, testMap } from './helpers/net.js';
+import { Channel, loop } from '../../src/index.js';
+import type { Address, ChannelEvent, LoopEvent } from '../../src/index.js';
+import { acceptOne, families, listener, readExactly, testMap } from '../helpers/net.js';
 import {
   Pinger, QuietDispatcher, Server, deadAddress, echoPair, echoServer, failOnUnhandled, settle,
-} from './helpers/dispatchers.js';
-import { macrotask } from './helpers/events.js';
+} from '../helpers/dispatchers.js';
+import { macrotask } from '../helpers/events.js';
 
 failOnUnhandled(t);
 

@@ -3,10 +3,10 @@
 // readable() turns false above outputHighWaterMark so an echo server whose
 // peer does not read stops reading, and close() flushes what is buffered.
 import t from 'tap';
-import { Channel, ChannelClosedError, loop } from '../src/index.js';
-import type { Address } from '../src/index.js';
-import { acceptOne, families, listener, readExactly, testMap } from './helpers/net.js';
-import { QuietDispatcher, QuietDispatcherWithSend, Server, failOnUnhandled, settle } from './helpers/dispatchers.js';
+import { Channel, ChannelClosedError, loop } from '../../src/index.js';
+import type { Address } from '../../src/index.js';
+import { acceptOne, families, listener, readExactly, testMap } from '../helpers/net.js';
+import { QuietDispatcher, QuietDispatcherWithSend, Server, failOnUnhandled, settle } from '../helpers/dispatchers.js';
 
 failOnUnhandled(t);
 

@@ -13,15 +13,15 @@
 import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
-import { ExitNow, loop } from '../src/index.js';
-import type { Address, ChannelMap, HandlerResult } from '../src/index.js';
-import { families, testMap } from './helpers/net.js';
-import type { FamilyCase } from './helpers/net.js';
+import { ExitNow, loop } from '../../src/index.js';
+import type { Address, ChannelMap, HandlerResult } from '../../src/index.js';
+import { families, testMap } from '../helpers/net.js';
+import type { FamilyCase } from '../helpers/net.js';
 import {
   QuietDispatcher, Server, echoPair, echoServer, failOnUnhandled, settle,
-} from './helpers/dispatchers.js';
-import type { Pinger } from './helpers/dispatchers.js';
-import { deadline } from './helpers/deadline.js';
+} from '../helpers/dispatchers.js';
+import type { Pinger } from '../helpers/dispatchers.js';
+import { deadline } from '../helpers/deadline.js';
 
 failOnUnhandled(t);
 

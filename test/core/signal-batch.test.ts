@@ -3,7 +3,7 @@
 // poll phase once several change in one turn, and back to direct after a run
 // of lone batches. Items here are plain strings; a turn ends at setImmediate.
 import t from 'tap';
-import { LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../src/core/signal-batch.js';
+import { LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../../src/core/signal-batch.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
