@@ -297,7 +297,7 @@ export class ChannelBase implements Front, Disposable {
    * await server.opened; console.log(server.addr);
    * ```
    */
-  get opened(): Promise<undefined> { return this[CORE].opened.promise; }
+  get opened(): Promise<undefined> { return this[CORE].opened; }
 
   /**
    * Resolves once the channel is closed: by `close()` or `abort()`; by a
@@ -314,7 +314,7 @@ export class ChannelBase implements Front, Disposable {
    * await channel.closed;
    * ```
    */
-  get closed(): Promise<undefined> { return this[CORE].closed.promise; }
+  get closed(): Promise<undefined> { return this[CORE].closed; }
 
   // ---- socket methods ------------------------------------------------------
 
@@ -609,7 +609,7 @@ export class ChannelBase implements Front, Disposable {
    */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-    return this[CORE].closed.promise;
+    return this[CORE].closed;
   }
 
   /** @internal The stream role, for Channel's helpers. */

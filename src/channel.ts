@@ -62,7 +62,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    */
   get released(): Promise<undefined> {
     if (this[STREAM] !== null) return this[STREAM].released;
-    return this.state !== 'listening' ? Promise.resolve(undefined) : this[CORE].closed.promise;
+    return this.state !== 'listening' ? Promise.resolve(undefined) : this[CORE].closed;
   }
   /**
    * The port of an IP channel once it has one (a listener's real port once

@@ -134,7 +134,7 @@ export function channelPair(options: PairOptions = {}): ChannelPair {
     const channel = new Channel(null, map ?? null, channelOptions);
     const stream = ChannelBase.attach(channel, end, memoryTransport, '');
     end.role = stream;
-    channel[CORE].opened.resolve(undefined);
+    channel[CORE].markOpened();
     ends.set(channel, end);
     return channel;
   });

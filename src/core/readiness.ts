@@ -4,7 +4,8 @@
 // log, the role's levels and the front's interest. It imports nothing from the
 // roles, the transports, the public front or the classic layer: those plug in
 // through the small interfaces below.
-import { Latch } from '../internal/deferred.js';
+import { deferred } from '../internal/deferred.js';
+import type { Deferred } from '../internal/deferred.js';
 import type { EventCursor, Watcher } from './cursor.js';
 import type { CodedError, CoreEvent, Operation } from './events.js';
 import { SignalBatch } from './signal-batch.js';
@@ -73,8 +74,14 @@ export class Core<F extends Front = Front> implements Watcher {
   broken: CodedError | null = null;
   /** The role's levels; `null` while the channel has no role (idle). */
   levels: Levels | null = null;
-  readonly opened = new Latch<undefined>();
-  readonly closed = new Latch<undefined>();
+  // The `opened` and `closed` latches, as fields rather than objects: most
+  // programs never read them, and two latch objects cost about 110 bytes per
+  // channel. A promise is made only when asked for, settled as recorded.
+  #openState: 'pending' | 'resolved' | 'rejected' = 'pending';
+  #openReason: unknown = undefined;
+  #openWaiter: Deferred<undefined> | null = null;
+  #closedSet = false;
+  #closedWaiter: Deferred<undefined> | null = null;
   #log: CoreEvent<F>[] = [];
   #logBase = 0;
   // Change watchers: nearly always one (a loop or an iterator), so the first
@@ -97,6 +104,51 @@ export class Core<F extends Front = Front> implements Watcher {
   }
 
   get isClosed(): boolean { return this.life === 'closed'; }
+
+  // ---- the opened and closed latches ---------------------------------------
+
+  /** Resolves once opened, rejects if it never opens; never an unhandled rejection. */
+  get opened(): Promise<undefined> {
+    if (this.#openWaiter === null) {
+      this.#openWaiter = deferred<undefined>(true);
+      if (this.#openState === 'resolved') this.#openWaiter.resolve(undefined);
+      else if (this.#openState === 'rejected') this.#openWaiter.reject(this.#openReason);
+    }
+    return this.#openWaiter.promise;
+  }
+
+  /** Not yet opened nor failed. */
+  get openPending(): boolean { return this.#openState === 'pending'; }
+
+  /** Settles `opened` as opened (once). */
+  markOpened(): void {
+    if (this.#openState !== 'pending') return;
+    this.#openState = 'resolved';
+    this.#openWaiter?.resolve(undefined);
+  }
+
+  /** Settles `opened` as failed (once). */
+  markNotOpened(reason: unknown): void {
+    if (this.#openState !== 'pending') return;
+    this.#openState = 'rejected';
+    this.#openReason = reason;
+    this.#openWaiter?.reject(reason);
+  }
+
+  /** Resolves once closed; never rejects. */
+  get closed(): Promise<undefined> {
+    if (this.#closedWaiter === null) {
+      this.#closedWaiter = deferred<undefined>(true);
+      if (this.#closedSet) this.#closedWaiter.resolve(undefined);
+    }
+    return this.#closedWaiter.promise;
+  }
+
+  #markClosed(): void {
+    if (this.#closedSet) return;
+    this.#closedSet = true;
+    this.#closedWaiter?.resolve(undefined);
+  }
 
   // ---- watchers --------------------------------------------------------------
 
@@ -172,8 +224,8 @@ export class Core<F extends Front = Front> implements Watcher {
     this.broken = error;
     this.life = 'broken';
     this.logEvent({ type: 'error', channel: this.owner, error, operation });
-    this.opened.reject(error);
-    this.closed.resolve(undefined);
+    this.markNotOpened(error);
+    this.#markClosed();
     this.levels?.ended(error);
     this.signal();
   }
@@ -183,8 +235,8 @@ export class Core<F extends Front = Front> implements Watcher {
     if (this.life === 'closed') return false;
     this.life = 'closed';
     this.levels?.ended(null);
-    if (this.opened.pending) this.opened.reject(notOpened());
-    this.closed.resolve(undefined);
+    if (this.#openState === 'pending') this.markNotOpened(notOpened());
+    this.#markClosed();
     this.#log = [];
     this.signal();
     this.#watcher = null;

@@ -317,7 +317,7 @@ export class StreamRole implements Levels {
     if (this.core.life !== 'active') return;
     this.phase = 'open';
     this.core.logEvent({ type: 'connect', channel: this.core.owner });
-    this.core.opened.resolve(undefined);
+    this.core.markOpened();
     this.#pumpWrites();
   }
 

@@ -92,7 +92,7 @@ export function listenNet(core: Core, limit: number, family: Family, bound: IpAd
     if (core.life === 'closed') return;
     listener.listening = true;
     listening(where);
-    core.opened.resolve(undefined);
+    core.markOpened();
     core.signal();
   });
   return listener;

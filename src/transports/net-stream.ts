@@ -80,7 +80,7 @@ export function startAccepted(sock: net.Socket, stream: StreamRole, idleTimeout:
   attachSocket(sock, stream, idleTimeout);
   if (early !== undefined) stream.onError(early);
   else if (sock.destroyed) stream.onEnd();
-  else stream.core.opened.resolve(undefined);
+  else stream.core.markOpened();
   if (sock.isPaused()) sock.resume();
 }
 

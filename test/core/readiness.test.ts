@@ -96,8 +96,8 @@ t.test('Core.fail() reports once, rejects opened, settles closed and calls ended
   t.equal(core.broken, error, 'the first failure is kept');
   t.same(levels.endedWith, [error], 'ended(error) called once');
   t.ok(signals > 0, 'watchers told');
-  await t.rejects(core.opened.promise, error);
-  await t.resolves(core.closed.promise, 'closed settles on failure');
+  await t.rejects(core.opened, error);
+  await t.resolves(core.closed, 'closed settles on failure');
   t.same(core.pull(cursor), { type: 'error', channel: core.owner, error, operation: 'read' });
   t.equal(core.pull(cursor), null, 'one error event only');
   core.shutDown(() => new Error('not opened'));
@@ -120,8 +120,8 @@ t.test('Core.shutDown() closes once, settles the latches and drops every watcher
   t.same(calls, [1, 1], 'no watcher left to tell');
   t.same(levels.endedWith, [null], 'ended(null) once');
   t.equal(core.isClosed, true);
-  await t.rejects(core.opened.promise, notOpened);
-  await t.resolves(core.closed.promise);
+  await t.rejects(core.opened, notOpened);
+  await t.resolves(core.closed);
 });
 
 t.test('Core.shutDown() empties the one-shot log', async (t) => {

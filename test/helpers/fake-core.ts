@@ -60,7 +60,7 @@ export class FakeMember implements MapMember, Front {
 
   get core(): Core<FakeMember> { return this[CORE]; }
   get closing(): boolean { return this[CORE].isClosed; }
-  get closed(): Promise<undefined> { return this[CORE].closed.promise; }
+  get closed(): Promise<undefined> { return this[CORE].closed; }
 
   close(): void {
     this.closes++;

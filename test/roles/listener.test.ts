@@ -98,7 +98,7 @@ t.test('ListenerRole.onError() before listening closes the server and fails the 
   t.equal(core.broken, error);
   t.same(core.pull(cursor), { type: 'error', channel: core.owner, error, operation: 'listen' });
   t.equal(core.pull(cursor)?.type, 'close');
-  await t.rejects(core.opened.promise, error);
+  await t.rejects(core.opened, error);
 });
 
 t.test('ListenerRole.onError() while listening reports an accept error and stays open', async (t) => {
