@@ -346,7 +346,10 @@ export class StreamRole implements Levels {
     // Returning false pauses the handle: the buffer holds bytes not yet taken.
     this.#paused = true;
     this.core.signalSoon();
-    return false;
+    // A consumer signalled at once (chunks()) may have taken every byte
+    // already: its resume() came while Node still counted the handle as
+    // reading and did nothing, so the answer must keep it reading.
+    return !this.#paused;
   }
 
   onEnd(): void {
