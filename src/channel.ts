@@ -14,6 +14,7 @@ import { ChannelClosedError, ChannelStateError } from './errors.js';
 import { checkObject, isEmpty } from './internal/options.js';
 import { checkPositiveInteger, toBuffer } from './internal/validate.js';
 import { ChunkIterator } from './roles/chunk-iterator.js';
+import { DONE, PullIterator } from './roles/pull-iterator.js';
 import { rejected } from './roles/stream.js';
 
 export { socketMap } from './channel-base.js';
@@ -159,8 +160,9 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    *   {@link ChunksOptions}: `size` and a `signal` whose abort rejects the
    *   waiting (or next) step with `signal.reason`
    * @returns an async iterable of buffers (an ix `AsyncIterableX`: `.pipe()` works)
-   * @throws TypeError/RangeError for a bad size, at the call; the
-   *   connection's error, while iterating, if it breaks
+   * @throws TypeError/RangeError for a bad size, and ChannelStateError on a
+   *   listening channel (as `recv()`), at the call; the connection's error,
+   *   while iterating, if it breaks
    * @example
    * ```ts
    * for await (const chunk of channel.chunks()) process.stdout.write(chunk);
@@ -170,6 +172,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
     const options = typeof sizeOrOptions === 'number' ? { size: sizeOrOptions } : sizeOrOptions;
     const size = options.size ?? 65536;
     checkPositiveInteger('size', size);
+    if (this.state === 'listening') throw new ChannelStateError('Cannot read chunks: the channel is listening');
     return new ChunkIterator({ core: this[CORE], stream: () => this[STREAM] }, size, options.signal);
   }
 
@@ -180,7 +183,8 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * Errors that leave the listener open stay `error` events on the listener.
    * @param options - options of each accepted channel; defaults as for `new Channel()`
    * @returns an async iterable of channels
-   * @throws TypeError/RangeError for bad options, at the call; the listen
+   * @throws TypeError/RangeError for bad options, and ChannelStateError on a
+   *   connecting or connected channel (as `accept()`), at the call; the listen
    *   failure, while iterating
    * @example
    * ```ts
@@ -192,36 +196,26 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
     const { signal, ...rest } = checkObject(options);
     const checked = isEmpty(rest) ? DEFAULT_SETTINGS : checkOptions(rest);
     checkNoReadBuffer(checked.readBufferSize);
-    return new Connections(this.#connectionStream(checked, signal));
+    this.#checkCanListen();
+    return new Connections(this[CORE], () => this.#takeConnection(checked), signal);
   }
 
-  async *#connectionStream(options: Settings, signal: AbortSignal | undefined): AsyncGenerator<Channel, undefined, undefined> {
-    const core = this[CORE];
-    for (;;) {
-      signal?.throwIfAborted();
-      if (core.broken !== null) throw core.broken;
-      if (core.life === 'closed') return undefined;
-      const pair = this.state === 'listening' ? this.accept() : null;
-      if (pair !== null) yield new Channel(pair[0], this.map, options);
-      else await untilAborted(core.change(), signal);
+  /** A connection to hand out, or `null` while none waits (or before `listen()`). */
+  #takeConnection(options: Settings): Channel | null {
+    if (this.state !== 'listening') {
+      this.#checkCanListen();
+      return null;
     }
+    const pair = this.accept();
+    return pair === null ? null : new Channel(pair[0], this.map, options);
+  }
+
+  /** Throws as accept() would on a channel that connected: it will never listen. */
+  #checkCanListen(): void {
+    const state = this.state;
+    if (state === 'connecting' || state === 'open') throw new ChannelStateError(`Cannot take connections: the channel is ${state}, not listening`);
   }
 }
-
-/** Waits for `promise`, or rejects with the signal's reason when it aborts first. */
-function untilAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return promise;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason as Error); };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, noopReject);
-  });
-}
-
-function noopReject(): void { /* a change never rejects */ }
 
 /**
  * An address as text: `host:port`, `[host]:port` for IPv6, a Unix path as it
@@ -255,48 +249,32 @@ class ChannelEvents<F extends Front> extends AsyncIterableX<CoreEvent<F>> {
 /**
  * The accepted connections of a listener, from {@link Channel.connections}:
  * an ix `AsyncIterableX` (so `.pipe()` works) that is its own iterator.
+ * `next()` waits for a connection and accepts it only then; it is done once
+ * the listener closes, and rejects with a listen failure. `return()` settles
+ * at once, ending a waiting `next()`: no connection is accepted after it.
  * @example
  * ```ts
  * const conns = server.connections();
  * const { value: first } = await conns.next();
  * ```
  */
-export class Connections extends AsyncIterableX<Channel> implements AsyncIterator<Channel, undefined> {
-  readonly #source: AsyncGenerator<Channel, undefined, undefined>;
+export class Connections extends PullIterator<Channel> {
+  readonly #core: Core;
+  readonly #take: () => Channel | null;
+
   /** @internal */
-  constructor(source: AsyncGenerator<Channel, undefined, undefined>) {
-    super();
-    this.#source = source;
+  constructor(core: Core, take: () => Channel | null, signal?: AbortSignal) {
+    super(core, signal);
+    this.#core = core;
+    this.#take = take;
   }
-  /**
-   * The next accepted connection.
-   * @returns the next result
-   * @example
-   * ```ts
-   * const conns = server.connections();
-   * const { value } = await conns.next();
-   * ```
-   */
-  next(): Promise<IteratorResult<Channel, undefined>> { return this.#source.next(); }
-  /**
-   * Stops taking connections; the listener stays open.
-   * @returns a finished result
-   * @example
-   * ```ts
-   * const conns = server.connections();
-   * await conns.return();
-   * ```
-   */
-  return(): Promise<IteratorResult<Channel, undefined>> { return this.#source.return(undefined); }
-  /**
-   * Iterates itself.
-   * @returns this
-   * @example
-   * ```ts
-   * declare function serve(conn: Channel): Promise<void>; // serves one connection
-   * const conns = server.connections();
-   * for await (const conn of conns) void serve(conn);
-   * ```
-   */
-  [Symbol.asyncIterator](): this { return this; }
+
+  /** @internal */
+  protected step(): IteratorResult<Channel, undefined> | null {
+    const core = this.#core;
+    if (core.broken !== null) throw core.broken;
+    if (core.life === 'closed') return DONE;
+    const channel = this.#take();
+    return channel === null ? null : { done: false, value: channel };
+  }
 }

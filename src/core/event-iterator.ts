@@ -19,6 +19,9 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
   #streak = 0;
   #pending: ((result: IteratorResult<CoreEvent<F>>) => void) | null = null;
   #fail: ((error: unknown) => void) | null = null;
+  // The promise of a next() not yet settled (waiting for a change, or for a
+  // macrotask after a streak): later calls run after it, in order.
+  #inFlight: Promise<IteratorResult<CoreEvent<F>>> | null = null;
   // The executor of every waiting next(), made once rather than per call.
   readonly #wait = (resolve: (result: IteratorResult<CoreEvent<F>>) => void, reject: (error: unknown) => void): void => {
     this.#pending = resolve;
@@ -51,12 +54,18 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
     const fail = this.#fail;
     this.#pending = null;
     this.#fail = null;
+    this.#inFlight = null;
     if (fail !== null) fail(reason);
     else this.#abort = { reason };
     this.#finish();
   }
 
   next(): Promise<IteratorResult<CoreEvent<F>>> {
+    if (this.#inFlight !== null) {
+      // Calls made while one is in flight run after it, in order, as with a generator.
+      const after = (): Promise<IteratorResult<CoreEvent<F>>> => this.next();
+      return this.#inFlight.then(after, after);
+    }
     if (this.#done) {
       const abort = this.#abort;
       if (abort === null) return Promise.resolve(DONE);
@@ -67,7 +76,12 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
     }
     if (this.#streak >= STREAK_LIMIT) {
       this.#streak = 0;
-      return nextMacrotask().then(() => this.next());
+      const later = nextMacrotask().then(() => {
+        this.#inFlight = null;
+        return this.next();
+      });
+      this.#inFlight = later;
+      return later;
     }
     let result: IteratorResult<CoreEvent<F>> | null;
     try {
@@ -89,7 +103,9 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
       this.#watching = true;
       this.#core.watch(this);
     }
-    return new Promise(this.#wait);
+    const waiting = new Promise(this.#wait);
+    this.#inFlight = waiting;
+    return waiting;
   }
 
   /** The next result that holds now, or null. */
@@ -120,6 +136,7 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
       const fail = this.#fail;
       this.#pending = null;
       this.#fail = null;
+      this.#inFlight = null;
       this.#finish();
       fail?.(error);
       return;
@@ -127,6 +144,7 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
     if (result === null || this.#pending === null) return;
     this.#pending = null;
     this.#fail = null;
+    this.#inFlight = null;
     pending(result);
   }
 
@@ -147,6 +165,9 @@ export class EventIterator<F extends Front> implements AsyncIterator<CoreEvent<F
     const pending = this.#pending;
     this.#pending = null;
     this.#fail = null;
-    pending?.(DONE);
+    if (pending !== null) {
+      this.#inFlight = null;
+      pending(DONE);
+    }
   }
 }

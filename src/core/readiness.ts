@@ -187,19 +187,6 @@ export class Core<F extends Front = Front> implements Watcher {
     this.signal();
   }
 
-  /** Resolves on the next change. */
-  change(): Promise<void> {
-    return new Promise((resolve) => {
-      const watcher: Watcher = {
-        changed: () => {
-          this.unwatch(watcher);
-          resolve();
-        },
-      };
-      this.watch(watcher);
-    });
-  }
-
   // ---- one-shot events and failure -----------------------------------------
 
   /** Appends a one-shot event (`connect`, `error`) for every consumer. */

@@ -56,6 +56,9 @@ export type CloseSide = 'none' | 'lingering' | 'released';
 interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
 
 const EMPTY = Buffer.alloc(0);
+// Finished writes leave the queue by moving its head; the slots before the
+// head are dropped once they are this many and at least half of the queue.
+const COMPACT_AT = 1024;
 const RESOLVED = Promise.resolve(undefined);
 
 export function rejected(error: Error): Promise<undefined> {
@@ -87,8 +90,10 @@ export class StreamRole implements Levels {
   #paused = false;
   // The reused read buffer of a channel that connects with `readBufferSize`.
   #readBuffer: Buffer | null = null;
-  // Write side: write() calls waiting for room, in order.
-  #writes: PendingWrite[] = [];
+  // Write side: write() calls waiting for room, in order, from #writeHead
+  // (Array#shift would make a long queue quadratic). Empty: length 0.
+  #writes: (PendingWrite | undefined)[] = [];
+  #writeHead = 0;
   /** Whether any byte was ever accepted: only then does a close linger. */
   #sentAny = false;
   /** The write callback of a write that fills the window; made on first use. */
@@ -137,11 +142,15 @@ export class StreamRole implements Levels {
       this.#chunks = [];
       this.#buffered = 0;
     }
-    if (this.#writes.length === 0) return;
+    const writes = this.#writes;
+    if (writes.length === 0) return;
     // Errors are made only when somebody waits: capturing a stack trace costs
     // more than the rest of a close.
     const reason = error ?? new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted');
-    for (const pending of this.#writes.splice(0)) pending.done.reject(reason);
+    const waiting = writes.slice(this.#writeHead) as PendingWrite[];
+    writes.length = 0;
+    this.#writeHead = 0;
+    for (const pending of waiting) pending.done.reject(reason);
   }
 
   eventGone(_event: CoreEvent<unknown>): void { /* no one-shot bookkeeping */ }
@@ -251,9 +260,14 @@ export class StreamRole implements Levels {
     if (this.core.broken !== null) return rejected(this.core.broken);
     // While connecting nothing is accepted: a write must not resolve before
     // the connection exists, or a refused connect would lose its bytes.
-    const sent = this.#writes.length === 0 && this.phase === 'open' ? this.#sendNow(buf) : 0;
-    if (sent === buf.length && this.phase === 'open') return RESOLVED;
-    const pending: PendingWrite = { data: buf.subarray(sent), done: deferred<undefined>(true) };
+    let rest = buf;
+    if (this.#writes.length === 0 && this.phase === 'open') {
+      const sent = this.#sendNow(buf);
+      if (sent === buf.length) return RESOLVED;
+      rest = buf.subarray(sent);
+    }
+    // Queued even when empty: a write resolves after those before it.
+    const pending: PendingWrite = { data: rest, done: deferred<undefined>(true) };
     this.#writes.push(pending);
     if (signal !== undefined) this.#withdrawOnAbort(pending, signal);
     return pending.done.promise;
@@ -262,9 +276,14 @@ export class StreamRole implements Levels {
   /** An aborted write leaves the queue: its bytes not yet accepted are never sent. */
   #withdrawOnAbort(pending: PendingWrite, signal: AbortSignal): void {
     const onAbort = (): void => {
-      const at = this.#writes.indexOf(pending);
+      const writes = this.#writes;
+      const at = writes.indexOf(pending, this.#writeHead);
       if (at < 0) return;
-      this.#writes.splice(at, 1);
+      writes.splice(at, 1);
+      if (this.#writeHead === writes.length) {
+        writes.length = 0;
+        this.#writeHead = 0;
+      }
       pending.done.reject(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -298,16 +317,26 @@ export class StreamRole implements Levels {
   }
 
   #pumpWrites(): void {
+    // The head is read from its field on every pass: a write that ends the
+    // stream reaches ended(), which empties the array in place.
     const writes = this.#writes;
-    while (writes.length > 0) {
-      const head = writes[0] as PendingWrite;
+    while (this.#writeHead < writes.length) {
+      const head = writes[this.#writeHead] as PendingWrite;
       const sent = this.#sendNow(head.data);
       if (sent < head.data.length) {
         head.data = head.data.subarray(sent);
-        return;
+        break;
       }
-      writes.shift();
+      writes[this.#writeHead++] = undefined;
       head.done.resolve(undefined);
+    }
+    const done = this.#writeHead;
+    if (done === writes.length) {
+      writes.length = 0;
+      this.#writeHead = 0;
+    } else if (done >= COMPACT_AT && done * 2 >= writes.length) {
+      writes.splice(0, done);
+      this.#writeHead = 0;
     }
   }
 
@@ -346,7 +375,10 @@ export class StreamRole implements Levels {
     // Returning false pauses the handle: the buffer holds bytes not yet taken.
     this.#paused = true;
     this.core.signalSoon();
-    return false;
+    // A consumer signalled at once (chunks()) may have taken every byte
+    // already: its resume() came while Node still counted the handle as
+    // reading and did nothing, so the answer must keep it reading.
+    return !this.#paused;
   }
 
   onEnd(): void {
