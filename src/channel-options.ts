@@ -42,13 +42,20 @@ export interface ChannelOptions {
    */
   acceptQueueLimit?: number;
   /**
-   * Seconds a connection may go without a byte sent or received before it is
-   * aborted, reported as an `error` event carrying an {@link IdleTimeoutError}
-   * (operation `'read'`, or `'connect'` while still connecting), then `close`. Counts from the connection's start and
-   * restarts with every byte either way, so a peer that trickles one byte a
-   * minute is dropped by a timeout under a minute. 0 < seconds ≤ 2147483.647;
-   * default none (connections may stay idle forever, as with `node:net`).
-   * Applies to connections, accepted or connecting, not to listeners.
+   * Seconds a connection may go without activity before it is aborted
+   * (reset; a connecting socket is released at once), reported as an `error`
+   * event carrying an {@link IdleTimeoutError} (operation `'read'`, or
+   * `'connect'` while still connecting), then `close`. Counts from the
+   * connection's start and restarts with every read and with every write
+   * handed to the socket or completed, so a peer that trickles one byte a
+   * minute is dropped by a timeout under a minute. What the kernel sends from
+   * its own buffer is not seen: a large write to a slow reader shows progress
+   * only when the kernel takes more (with several MiB of socket buffer and a
+   * reader taking 400 KB/s, seconds apart), so for bulk transfers choose a
+   * timeout above what the kernel's buffers hold divided by the slowest
+   * reader's rate. 0 < seconds ≤ 2147483.647; default none (connections may
+   * stay idle forever, as with `node:net`). Applies to connections, accepted
+   * or connecting, not to listeners.
    * @example
    * ```ts
    * declare function serve(conn: Channel): Promise<void>; // serves one connection

@@ -464,6 +464,27 @@ for (const fam of hangs) {
       t.equal(map.size, 0);
     });
 
+    t.test('an idleTimeout that fires while connecting reports the error and lets the socket go at once', async (t) => {
+      const map = testMap(t);
+      const before = tcpHandles();
+      const c = new Channel(null, map, { idleTimeout: 0.2 });
+      t.teardown(() => { c.abort(); });
+      c.createSocket(fam.family);
+      c.connect(target);
+      const sock = c.socket as net.Socket;
+      const seen: string[] = [];
+      let localPort = 0;
+      for await (const ev of c) {
+        if (localPort === 0) localPort = sock.localPort ?? 0;
+        seen.push(ev.type === 'error' ? `error:${ev.error.code ?? ''}:${ev.operation}` : ev.type);
+      }
+      t.same(seen, ['error:ERR_CHANNEL_IDLE_TIMEOUT:connect', 'close']);
+      t.equal(sock.destroyed, true, 'the socket is destroyed, not left connecting');
+      await deadline(once(sock, 'close'), 'the socket closes');
+      t.equal(tcpState(localPort, port), null, 'the kernel forgot the connection');
+      t.equal(tcpHandles(), before, 'no Node handle left behind');
+    });
+
     t.test('loop() iteration stopped by an AbortSignal: no event at all; the channel is still connecting; abort() releases it', async (t) => {
       const map = testMap(t);
       const before = tcpHandles();
