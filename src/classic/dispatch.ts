@@ -44,12 +44,24 @@ const closeHandled = new WeakSet<Handlers>();
 const oneShotHandled = new WeakSet<ChannelEvent>();
 
 /**
- * Whether a one-shot event (`connect`, `error`) was already dispatched: a new
- * loop replays the channel's one-shot log, and the dispatch run skips those
- * without spending a pass on them.
+ * Whether dispatching an event would call no handler, so that the dispatch
+ * run skips it without spending a pass on it: a one-shot event (`connect`,
+ * `error`) already dispatched (a new loop replays the channel's one-shot
+ * log), or an error that means the peer went away (its `close` follows at
+ * once and calls handleClose(), in the same pass).
  */
 export function alreadyDispatched(event: ChannelEvent): boolean {
-  return (event.type === 'connect' || event.type === 'error') && oneShotHandled.has(event);
+  if (event.type !== 'connect' && event.type !== 'error') return false;
+  if (oneShotHandled.has(event)) return true;
+  if (event.type === 'error' && isDisconnect(event.error.code)) {
+    oneShotHandled.add(event);
+    return true;
+  }
+  return false;
+}
+
+function isDisconnect(code: string | undefined): boolean {
+  return code !== undefined && DISCONNECTED.has(code);
 }
 
 function firstTime(event: ChannelEvent): boolean {
@@ -73,9 +85,8 @@ function callHandler(dispatcher: Handlers, event: ChannelEvent): HandlerResult {
       return dispatcher.handleClose();
     case 'error': {
       if (!firstTime(event)) return;
-      const code = event.error.code;
       // The peer went away: `close` follows and calls handleClose().
-      if (code !== undefined && DISCONNECTED.has(code)) return;
+      if (isDisconnect(event.error.code)) return;
       return dispatcher.handleError(event.error);
     }
   }

@@ -110,7 +110,14 @@ export class Engine {
   };
 
   #add(channel: Member): void {
-    if (this.#entries.has(channel) || !this.#options.accepts(channel)) return;
+    const known = this.#entries.get(channel);
+    if (known !== undefined) {
+      // Removed and added back before its entry was dropped: it stays.
+      known.leaving = false;
+      this.#enqueue(known);
+      return;
+    }
+    if (!this.#options.accepts(channel)) return;
     const core = coreOf(channel);
     const entry = new Entry(channel, core, this.#wakeEntry);
     core.watch(entry);
@@ -225,8 +232,10 @@ export class Engine {
       }
       entry.cursor.secondLook = false;
       if (this.#options.skip?.(event) === true) {
-        // Not handed out and not a pass: the channel is asked again next round.
-        this.#enqueue(entry);
+        // Not handed out and not a pass: the channel is asked again at once,
+        // in this round, so a replayed one-shot costs it nothing.
+        entry.queued = true;
+        this.#index--;
         continue;
       }
       if (!this.#roundCounted) {
