@@ -133,6 +133,10 @@ export class Dispatcher extends Channel {
 
   /**
    * Whether the channel wants `handleRead()`/`handleAccept()` calls. Default `true`.
+   * A running `loop()` asks it whenever it re-examines the dispatcher, input or
+   * not (while idle, at least every `pollInterval` in a map of up to 1,024
+   * dispatchers), so an idle check may live here, as in Python; one that
+   * throws goes to `handleError()`.
    * @returns the read interest
    * @example
    * ```ts

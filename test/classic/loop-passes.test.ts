@@ -9,7 +9,7 @@ import { loop } from '../../src/index.js';
 import type { Address, ChannelMap } from '../../src/index.js';
 import { deadline } from '../helpers/deadline.js';
 import { QuietDispatcher, Server, failOnUnhandled } from '../helpers/dispatchers.js';
-import { families, testMap } from '../helpers/net.js';
+import { families, rawPeer, testMap } from '../helpers/net.js';
 import type { FamilyCase } from '../helpers/net.js';
 
 failOnUnhandled(t);
@@ -26,20 +26,6 @@ class Counting extends QuietDispatcher {
   override handleRead(): void { this.reads++; this.recv(65536); }
   override handleWrite(): void { this.writes++; }
   override handleClose(): void { this.closes++; this.close(); }
-}
-
-/** A raw `node:net` peer on loopback: its port, and the socket it accepts first. */
-async function rawPeer(t: Test): Promise<{ port: number; accepted: Promise<net.Socket> }> {
-  let accept!: (sock: net.Socket) => void;
-  const accepted = new Promise<net.Socket>((resolve) => { accept = resolve; });
-  const raw = net.createServer((sock) => {
-    sock.on('error', () => undefined);
-    t.teardown(() => { sock.destroy(); });
-    accept(sock);
-  });
-  t.teardown(() => { raw.close(); });
-  await new Promise<void>((resolve) => raw.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  return { port: (raw.address() as net.AddressInfo).port, accepted };
 }
 
 /** A client connected to a raw peer, its connect handled by loop(timeout, false, map, 1). */
