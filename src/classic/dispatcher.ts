@@ -4,6 +4,7 @@ import type { Address } from '../constants.js';
 import { INTEREST_FAILED } from '../core/readiness.js';
 import { AcceptQueueFullError } from '../errors.js';
 import { compactTraceback } from '../internal/traceback.js';
+import { checkPositiveInteger, toBuffer } from '../internal/validate.js';
 import { reportFailure } from './dispatch.js';
 import type { HandlerResult } from './dispatch.js';
 
@@ -164,6 +165,52 @@ export class Dispatcher extends Channel {
    */
   writable(): boolean {
     return true;
+  }
+
+  /**
+   * As {@link Channel.send}, except on a closed dispatcher, where it returns 0
+   * as Python's `send()` does, instead of throwing `ChannelClosedError`: relay
+   * code (`a.handleRead()` sending to `b`) does not fail because `b` closed.
+   * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @returns the number of bytes accepted; 0 once closed
+   * @throws TypeError for other data; ChannelStateError before `connect()`
+   * @example
+   * ```ts
+   * class Relay extends Dispatcher {
+   *   constructor(sock: net.Socket, readonly other: Dispatcher) { super(sock); }
+   *   override handleRead(): void {
+   *     const data = this.recv(8192);
+   *     if (data !== null && data.length > 0) this.other.send(data); // 0 once `other` closed
+   *   }
+   * }
+   * ```
+   */
+  override send(data: Buffer | Uint8Array | string): number {
+    if (!this.closing) return super.send(data);
+    toBuffer(data); // the argument is still checked
+    return 0;
+  }
+
+  /**
+   * As {@link Channel.recv}, except on a closed dispatcher, where it returns
+   * an empty buffer (the end of stream), as Python's `recv()` does, instead of
+   * throwing `ChannelClosedError`.
+   * @param bufferSize - the most bytes to return (a positive integer)
+   * @returns at most `bufferSize` bytes; `null` when nothing waits; an empty
+   *   buffer at the end of stream and once closed
+   * @throws TypeError/RangeError for a bad size; ChannelStateError on a
+   *   dispatcher that has no connection
+   * @example
+   * ```ts
+   * class Reader extends Dispatcher {
+   *   override handleRead(): void { if (this.recv(8192)?.length === 0) this.close(); }
+   * }
+   * ```
+   */
+  override recv(bufferSize: number): Buffer | null {
+    if (!this.closing) return super.recv(bufferSize);
+    checkPositiveInteger('bufferSize', bufferSize);
+    return Buffer.alloc(0);
   }
 
   /**
