@@ -12,7 +12,7 @@ import { INTEREST_FAILED } from './core/readiness.js';
 import type { Front } from './core/readiness.js';
 import type { LoopEvent, TimeoutEvent } from './events.js';
 import { noop } from './internal/deferred.js';
-import { checkPositiveInteger, checkSeconds } from './internal/validate.js';
+import { checkNonNegativeInteger, checkSeconds } from './internal/validate.js';
 
 /**
  * Options of {@link loop}.
@@ -53,7 +53,8 @@ export interface LoopOptions {
   /**
    * Most passes before the loop stops, as Python's `count`. A pass is a
    * round that handed out at least one event, or a timeout; a round that
-   * found nothing is not one. A positive integer; default: no limit.
+   * found nothing is not one. A non-negative integer; 0 ends the loop at once
+   * (as Python's `count=0`); default: no limit.
    * @example
    * ```ts
    * await loop({ map, timeout: 0.1, count: 1 }); // one pass: one round of events, or 0.1 s idle
@@ -108,7 +109,7 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
     if (options.map !== undefined && !(options.map instanceof ChannelMap)) {
       throw new TypeError('Invalid map: expected a ChannelMap');
     }
-    if (options.count !== undefined) checkPositiveInteger('count', options.count);
+    if (options.count !== undefined) checkNonNegativeInteger('count', options.count);
     this.options = {
       timeout: checkSeconds('timeout', options.timeout ?? 30, true),
       map: options.map ?? socketMap,

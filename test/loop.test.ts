@@ -351,7 +351,8 @@ t.test('loop() throws TypeError or RangeError for bad arguments', async (t) => {
   t.throws(() => loop({ pollInterval: Infinity }), RangeError);
   t.throws(() => loop({ timeout: Number.NaN }), TypeError);
   t.type(loop({ timeout: Infinity }), Loop, 'an infinite timeout means none');
-  t.throws(() => loop({ count: 0 }), RangeError);
+  t.throws(() => loop({ count: -1 }), RangeError);
+  t.throws(() => loop({ count: 1.5 }), TypeError);
   t.throws(() => loop(1, false, undefined, 1.5), TypeError);
 });
 
@@ -743,4 +744,61 @@ t.test('closeAll(map) closes every channel even if one close() throws, then thro
     t.same(channels.map((ch) => ch.closing), [true, true, true], 'every channel closed');
     t.equal(map.size, 0);
   }
+});
+
+t.test('closeAll(map) ignores a close() that fails with EBADF, as Python\'s close_all()', async (t) => {
+  class GoneAlready extends Channel {
+    override close(): void {
+      super.close();
+      throw Object.assign(new Error('close EBADF'), { code: 'EBADF' });
+    }
+  }
+  const map = testMap(t);
+  const channels = [new GoneAlready(null, map), new Channel(null, map)];
+  for (const ch of channels) ch.createSocket(AF_INET);
+  t.doesNotThrow(() => { closeAll(map); }, 'no throw without ignoreAll');
+  t.same(channels.map((ch) => ch.closing), [true, true], 'every channel closed');
+  t.equal(map.size, 0);
+});
+
+t.test('closeAll(map, true) closes every channel, then throws an ExitNow from close() even with ignoreAll', async (t) => {
+  class Exiting extends Channel {
+    override close(): void {
+      super.close();
+      throw new ExitNow('exit from close()');
+    }
+  }
+  class Faulty extends Channel {
+    override close(): void {
+      super.close();
+      throw new Error('close failed');
+    }
+  }
+  const map = testMap(t);
+  const channels = [new Faulty(null, map), new Exiting(null, map), new Channel(null, map)];
+  for (const ch of channels) ch.createSocket(AF_INET);
+  t.throws(() => { closeAll(map, true); }, ExitNow, 'ExitNow escapes ignoreAll; the other failure is ignored');
+  t.same(channels.map((ch) => ch.closing), [true, true, true], 'every channel closed');
+  t.equal(map.size, 0);
+});
+
+t.test('loop({ count: 0 }) and loop(timeout, usePoll, map, 0) end at once, as Python\'s loop(count=0)', async (t) => {
+  const map = testMap(t);
+  let calls = 0;
+  class Busy extends Dispatcher {
+    override handleWrite(): void { calls++; }
+    override handleConnect(): void { calls++; }
+  }
+  const server = await listener(t, map, ipv4);
+  const d = new Busy(null, map);
+  d.createSocket(AF_INET);
+  d.connect(server.addr as Address);
+  await d.opened;
+  await loop({ map, count: 0 });
+  await loop(30, false, map, 0);
+  const seen: string[] = [];
+  for await (const ev of loop({ map, count: 0, timeout: 30 })) seen.push(ev.type);
+  t.equal(calls, 0, 'no handler ran');
+  t.same(seen, [], 'the iteration ended with no event, not even a timeout');
+  t.equal(d.state, 'open');
 });
