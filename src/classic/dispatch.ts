@@ -18,13 +18,16 @@ import { compactTraceback } from '../internal/traceback.js';
  */
 export type HandlerResult = void | Promise<void>;
 
-/** The handlers a dispatch calls: a `Dispatcher`, seen without its class. */
+/**
+ * The handlers a dispatch calls: a `Dispatcher`, seen without its class.
+ * Level events and `connect` go through the seed's direct interface
+ * (`handle*Event()`), so that an override of it sees every one of them.
+ */
 export interface Handlers {
-  handleRead(): HandlerResult;
-  handleWrite(): HandlerResult;
-  handleConnect(): HandlerResult;
-  handleAccept(): HandlerResult;
-  handleExpt(): HandlerResult;
+  handleReadEvent(): HandlerResult;
+  handleWriteEvent(): HandlerResult;
+  handleConnectEvent(): HandlerResult;
+  handleExptEvent(): HandlerResult;
   handleClose(): HandlerResult;
   handleError(error: unknown): HandlerResult;
   logInfo(message: string, type?: string): void;
@@ -37,6 +40,19 @@ export interface Handlers {
 const DISCONNECTED = new Set(['ECONNRESET', 'ENOTCONN', 'ESHUTDOWN', 'ECONNABORTED', 'EPIPE', 'EBADF']);
 
 const closeHandled = new WeakSet<Handlers>();
+// Dispatchers whose connect was handled (handleConnectEvent() ran, from the
+// loop or called directly): the loop dispatches no `connect` to them again.
+const connectHandled = new WeakSet();
+
+/** Records that a dispatcher's connect was handled: no loop dispatches its `connect` after this. */
+export function markConnectHandled(dispatcher: object): void {
+  connectHandled.add(dispatcher);
+}
+
+/** Calls `next` after `result` (a handler's result) settled, or at once if it is not a promise. */
+export function andThen(result: HandlerResult, next: () => HandlerResult): HandlerResult {
+  return isPromise(result) ? result.then(next) : next();
+}
 // One-shot events (connect, error) stay in the channel's log for every
 // consumer, so each new loop() over the map sees them again (the positional
 // `loop(timeout, usePoll, map, 1)` is often called in a loop): their handlers
@@ -53,6 +69,7 @@ const oneShotHandled = new WeakSet<ChannelEvent>();
 export function alreadyDispatched(event: ChannelEvent): boolean {
   if (event.type !== 'connect' && event.type !== 'error') return false;
   if (oneShotHandled.has(event)) return true;
+  if (event.type === 'connect' && connectHandled.has(event.channel as object)) return true;
   if (event.type === 'error' && isDisconnect(event.error.code)) {
     oneShotHandled.add(event);
     return true;
@@ -72,13 +89,14 @@ function firstTime(event: ChannelEvent): boolean {
 
 function callHandler(dispatcher: Handlers, event: ChannelEvent): HandlerResult {
   switch (event.type) {
-    case 'read': return dispatcher.handleRead();
-    case 'write': return dispatcher.handleWrite();
+    // As Python's readwrite(): a read event on a listener is an accept.
+    case 'read':
+    case 'accept': return dispatcher.handleReadEvent();
+    case 'write': return dispatcher.handleWriteEvent();
     case 'connect':
-      if (!firstTime(event)) return;
-      return dispatcher.handleConnect();
-    case 'accept': return dispatcher.handleAccept();
-    case 'expt': return dispatcher.handleExpt();
+      if (!firstTime(event) || connectHandled.has(dispatcher)) return;
+      return dispatcher.handleConnectEvent();
+    case 'expt': return dispatcher.handleExptEvent();
     case 'close':
       if (closeHandled.has(dispatcher)) return;
       closeHandled.add(dispatcher);
