@@ -114,13 +114,44 @@ function isPromise(value: unknown): value is Promise<unknown> {
   return typeof (value as Promise<unknown> | undefined)?.then === 'function';
 }
 
+/** Whether the dispatch run that called a handler is still running. */
+export type Running = () => boolean;
+
+const always: Running = () => true;
+
+/**
+ * The code of the process warning that reports a handler's failure arriving
+ * after its loop ended (see {@link lateFailure}).
+ */
+const LATE_FAILURE_WARNING = 'ASYNCORE_LATE_HANDLER_FAILURE';
+
+/**
+ * A handler's promise rejected after its dispatch run ended (the loop was
+ * stopped, or ran its `count`): no handler runs once a loop stopped, so it
+ * does not go to `handleError()`, and stopping closes nothing, so the channel
+ * stays as it is. It is reported as a process warning instead of vanishing;
+ * an `ExitNow` too, since the loop it would have ended is over already.
+ */
+function lateFailure(dispatcher: Handlers, error: unknown): void {
+  const what = error instanceof ExitNow ? 'ExitNow' : 'A failure';
+  process.emitWarning(
+    `${what} from a handler of ${String(dispatcher)} after its loop ended was ignored (${compactTraceback(error)})`,
+    { type: 'AsyncoreWarning', code: LATE_FAILURE_WARNING },
+  );
+}
+
 /**
  * Routes a failure to `handleError`. A `handleError` that itself fails is
- * logged and its channel closed, so the loop goes on serving the others.
+ * logged and its channel closed, so the loop goes on serving the others;
+ * unless the run ended meanwhile (`running`), see {@link lateFailure}.
  */
-export function reportFailure(dispatcher: Handlers, error: unknown): HandlerResult {
+export function reportFailure(dispatcher: Handlers, error: unknown, running: Running = always): HandlerResult {
   if (error instanceof ExitNow) throw error;
   const fallback = (failure: unknown): void => {
+    if (!running()) {
+      lateFailure(dispatcher, failure);
+      return;
+    }
     if (failure instanceof ExitNow) throw failure;
     dispatcher.logInfo(`handleError failed, closing channel ${String(dispatcher)} (${compactTraceback(failure)})`, 'error');
     dispatcher.close();
@@ -129,20 +160,31 @@ export function reportFailure(dispatcher: Handlers, error: unknown): HandlerResu
     const result = dispatcher.handleError(error);
     if (isPromise(result)) return result.then(undefined, fallback);
   } catch (failure) {
+    if (failure instanceof ExitNow) throw failure;
     fallback(failure);
   }
 }
 
 /**
  * Calls the handler for one event. Failures go to `handleError`; only
- * `ExitNow` escapes (thrown, or as the returned promise's rejection).
+ * `ExitNow` escapes (thrown, or as the returned promise's rejection). A
+ * promise that rejects once `running()` turned false is reported as a
+ * process warning instead (see {@link lateFailure}).
  */
-export function dispatchEvent(dispatcher: Handlers, event: ChannelEvent): HandlerResult {
+export function dispatchEvent(dispatcher: Handlers, event: ChannelEvent, running: Running = always): HandlerResult {
   let result: HandlerResult;
   try {
     result = callHandler(dispatcher, event);
   } catch (error) {
-    return reportFailure(dispatcher, error);
+    return reportFailure(dispatcher, error, running);
   }
-  if (isPromise(result)) return result.then(undefined, (error: unknown) => reportFailure(dispatcher, error));
+  if (isPromise(result)) {
+    return result.then(undefined, (error: unknown) => {
+      if (!running()) {
+        lateFailure(dispatcher, error);
+        return undefined;
+      }
+      return reportFailure(dispatcher, error, running);
+    });
+  }
 }

@@ -118,6 +118,8 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
       engine.stop();
     };
     const engine = new Engine(this.#dispatchOptions(fail));
+    // Once the run stopped, a handler's promise that rejects goes to no handler.
+    const running = (): boolean => !engine.stopped;
     const unbind = this.bindStop(engine);
     const release = (entry: NonNullable<Engine['last']>) => (): void => { engine.release(entry); };
     // Read through a function: a rejection can set it during any await.
@@ -141,7 +143,7 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
           continue;
         }
         // The engine serves only dispatchers in this mode (see #dispatchOptions).
-        const result = dispatchEvent(event.channel as unknown as Dispatcher, event);
+        const result = dispatchEvent(event.channel as unknown as Dispatcher, event, running);
         if (result !== undefined) {
           const entry = engine.last as NonNullable<Engine['last']>;
           entry.busy = true;
