@@ -156,6 +156,8 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
    * Iterates every event of every channel in the map, `timeout` when none came
    * within the timeout; ends when the map is empty or the loop is stopped.
    * Handlers are not called. Leaving the iteration early stops it; channels stay open.
+   * A `next()` called while another is pending waits for it, and `return()`
+   * settles at once, ending every pending `next()` with `done`.
    * @param signal - stops the iteration (ix passes one)
    * @returns an iterator of loop events
    * @example
@@ -180,26 +182,37 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
       unbind = this.bindStop(started, signal);
       return started;
     };
-    return {
-      async next(): Promise<IteratorResult<LoopEvent>> {
-        if (done) return { done: true, value: undefined };
-        engine ??= start();
-        for (;;) {
-          if (engine.stopped) return finish();
-          const event = engine.next();
-          if (event === ROUND_END) {
-            await nextMacrotask();
-            engine.yielded();
-          } else if (event !== null) {
-            // The map holds channels: the core's events carry them.
-            return { done: false, value: event as LoopEvent };
-          } else {
-            const result = await engine.wait();
-            if (result === 'timeout') return { done: false, value: TIMEOUT };
-            if (result === 'end' || result === 'stop') return finish();
-          }
+    const step = async (): Promise<IteratorResult<LoopEvent>> => {
+      if (done) return { done: true, value: undefined };
+      engine ??= start();
+      for (;;) {
+        if (engine.stopped) return finish();
+        const event = engine.next();
+        if (event === ROUND_END) {
+          await nextMacrotask();
+          engine.yielded();
+        } else if (event !== null) {
+          // The map holds channels: the core's events carry them.
+          return { done: false, value: event as LoopEvent };
+        } else {
+          const result = await engine.wait();
+          if (result === 'timeout') return { done: false, value: TIMEOUT };
+          if (result === 'end' || result === 'stop') return finish();
         }
+      }
+    };
+    // A next() called while another is pending waits for it (the engine has
+    // one waiter): `Promise.race([it.next(), timer])` then `it.next()` works.
+    let last: Promise<IteratorResult<LoopEvent>> | null = null;
+    return {
+      next(): Promise<IteratorResult<LoopEvent>> {
+        const result = last === null ? step() : last.then(step, step);
+        last = result;
+        const settled = (): void => { if (last === result) last = null; };
+        result.then(settled, settled);
+        return result;
       },
+      // Settles at once; a pending next() then ends with `done`.
       return(): Promise<IteratorResult<LoopEvent>> {
         return Promise.resolve(finish());
       },

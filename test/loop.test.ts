@@ -7,10 +7,12 @@
 import { getEventListeners } from 'node:events';
 import t from 'tap';
 import {
-  AF_INET, Channel, ChannelMap, Dispatcher, ExitNow, Loop, closeAll, loop, socketMap,
+  AF_INET, Channel, ChannelMap, Dispatcher, ExitNow, Loop, channelPair, closeAll, loop, socketMap,
 } from '../src/index.js';
 import type { Address, ChannelMap as Map_, LoopEvent } from '../src/index.js';
 import { acceptOne, client, families, listener, testMap } from './helpers/net.js';
+import { deadline } from './helpers/deadline.js';
+import { isPending } from './helpers/events.js';
 import {
   EchoHandler, Pinger, QuietDispatcher, Server, deadAddress, echoPair, echoServer, failOnUnhandled, settle,
 } from './helpers/dispatchers.js';
@@ -801,4 +803,35 @@ t.test('loop({ count: 0 }) and loop(timeout, usePoll, map, 0) end at once, as Py
   t.equal(calls, 0, 'no handler ran');
   t.same(seen, [], 'the iteration ended with no event, not even a timeout');
   t.equal(d.state, 'open');
+});
+
+t.test('loop() iterator: a next() called while one is pending (after Promise.race) queues behind it; each gets its own event', async (t) => {
+  const map = testMap(t);
+  const [a, b] = channelPair({ map });
+  const it = loop({ map, timeout: Infinity })[Symbol.asyncIterator]();
+  t.teardown(async () => { await it.return?.(); });
+  const first = it.next();
+  // As `Promise.race([it.next(), timer])` losing to its timer: the map is idle.
+  t.ok(await isPending(first), 'the first next() waits: nothing is ready');
+  const second = it.next();
+  b.send('x');
+  const one = await deadline(first, 'the first next()');
+  t.match(one, { done: false, value: { type: 'read', channel: a } }, 'the first next() gets the read');
+  const two = await deadline(second, 'the second next()');
+  t.match(two, { done: false, value: { type: 'read', channel: a } }, 'the second gets the next event: the read still holds');
+  t.equal(a.recv(10)?.toString(), 'x');
+});
+
+t.test('loop() iterator: return() settles every pending next() with done', async (t) => {
+  const map = testMap(t);
+  channelPair({ map });
+  const it = loop({ map, timeout: Infinity })[Symbol.asyncIterator]();
+  const first = it.next();
+  t.ok(await isPending(first), 'the first next() waits');
+  const second = it.next();
+  t.same(await deadline(Promise.resolve(it.return?.()), 'return()'), { done: true, value: undefined });
+  t.same(await deadline(first, 'the first next()'), { done: true, value: undefined });
+  t.same(await deadline(second, 'the second next()'), { done: true, value: undefined });
+  t.same(await it.next(), { done: true, value: undefined }, 'and later ones');
+  t.equal(map.size, 2, 'the channels stay open');
 });
