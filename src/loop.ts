@@ -157,7 +157,9 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
    * within the timeout; ends when the map is empty or the loop is stopped.
    * Handlers are not called. Leaving the iteration early stops it; channels stay open.
    * A `next()` called while another is pending waits for it, and `return()`
-   * settles at once, ending every pending `next()` with `done`.
+   * settles at once, ending every pending `next()` with `done`. Moving on
+   * from a channel's `close` event closes that channel, even if another
+   * consumer (a `chunks()` reader writing a reply) still serves it.
    * @param signal - stops the iteration (ix passes one)
    * @returns an iterator of loop events
    * @example

@@ -165,6 +165,11 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
  * handlers of its dispatchers; nothing runs before either. The seed's positional form
  * `loop(timeout?, usePoll?, map?, count?)` is kept (`usePoll` is accepted and
  * ignored: Node chooses its own poller).
+ * Iterating a loop is not passive: moving on from a channel's `close` event
+ * closes that channel, as for any consumer, so a loop iterated only to watch a
+ * map closes channels that are served elsewhere (by `chunks()` and `write()`)
+ * right after their peer's end of stream, cutting short a reply still being
+ * written. Observe a map only where its channels are served.
  * @param timeoutOrOptions - seconds (default 30), or {@link LoopOptions}
  * @param usePoll - ignored
  * @param map - default {@link socketMap}
