@@ -12,7 +12,7 @@ import { INTEREST_FAILED } from './core/readiness.js';
 import type { Front } from './core/readiness.js';
 import type { LoopEvent, TimeoutEvent } from './events.js';
 import { noop } from './internal/deferred.js';
-import { checkPositiveInteger, checkSeconds } from './internal/validate.js';
+import { checkNonNegativeInteger, checkSeconds } from './internal/validate.js';
 
 /**
  * Options of {@link loop}.
@@ -53,7 +53,8 @@ export interface LoopOptions {
   /**
    * Most passes before the loop stops, as Python's `count`. A pass is a
    * round that handed out at least one event, or a timeout; a round that
-   * found nothing is not one. A positive integer; default: no limit.
+   * found nothing is not one. A non-negative integer; 0 ends the loop at once
+   * (as Python's `count=0`); default: no limit.
    * @example
    * ```ts
    * await loop({ map, timeout: 0.1, count: 1 }); // one pass: one round of events, or 0.1 s idle
@@ -108,7 +109,7 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
     if (options.map !== undefined && !(options.map instanceof ChannelMap)) {
       throw new TypeError('Invalid map: expected a ChannelMap');
     }
-    if (options.count !== undefined) checkPositiveInteger('count', options.count);
+    if (options.count !== undefined) checkNonNegativeInteger('count', options.count);
     this.options = {
       timeout: checkSeconds('timeout', options.timeout ?? 30, true),
       map: options.map ?? socketMap,
@@ -155,6 +156,10 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
    * Iterates every event of every channel in the map, `timeout` when none came
    * within the timeout; ends when the map is empty or the loop is stopped.
    * Handlers are not called. Leaving the iteration early stops it; channels stay open.
+   * A `next()` called while another is pending waits for it, and `return()`
+   * settles at once, ending every pending `next()` with `done`. Moving on
+   * from a channel's `close` event closes that channel, even if another
+   * consumer (a `chunks()` reader writing a reply) still serves it.
    * @param signal - stops the iteration (ix passes one)
    * @returns an iterator of loop events
    * @example
@@ -179,26 +184,37 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
       unbind = this.bindStop(started, signal);
       return started;
     };
-    return {
-      async next(): Promise<IteratorResult<LoopEvent>> {
-        if (done) return { done: true, value: undefined };
-        engine ??= start();
-        for (;;) {
-          if (engine.stopped) return finish();
-          const event = engine.next();
-          if (event === ROUND_END) {
-            await nextMacrotask();
-            engine.yielded();
-          } else if (event !== null) {
-            // The map holds channels: the core's events carry them.
-            return { done: false, value: event as LoopEvent };
-          } else {
-            const result = await engine.wait();
-            if (result === 'timeout') return { done: false, value: TIMEOUT };
-            if (result === 'end' || result === 'stop') return finish();
-          }
+    const step = async (): Promise<IteratorResult<LoopEvent>> => {
+      if (done) return { done: true, value: undefined };
+      engine ??= start();
+      for (;;) {
+        if (engine.stopped) return finish();
+        const event = engine.next();
+        if (event === ROUND_END) {
+          await nextMacrotask();
+          engine.yielded();
+        } else if (event !== null) {
+          // The map holds channels: the core's events carry them.
+          return { done: false, value: event as LoopEvent };
+        } else {
+          const result = await engine.wait();
+          if (result === 'timeout') return { done: false, value: TIMEOUT };
+          if (result === 'end' || result === 'stop') return finish();
         }
+      }
+    };
+    // A next() called while another is pending waits for it (the engine has
+    // one waiter): `Promise.race([it.next(), timer])` then `it.next()` works.
+    let last: Promise<IteratorResult<LoopEvent>> | null = null;
+    return {
+      next(): Promise<IteratorResult<LoopEvent>> {
+        const result = last === null ? step() : last.then(step, step);
+        last = result;
+        const settled = (): void => { if (last === result) last = null; };
+        result.then(settled, settled);
+        return result;
       },
+      // Settles at once; a pending next() then ends with `done`.
       return(): Promise<IteratorResult<LoopEvent>> {
         return Promise.resolve(finish());
       },

@@ -7,10 +7,12 @@
 import { getEventListeners } from 'node:events';
 import t from 'tap';
 import {
-  AF_INET, Channel, ChannelMap, Dispatcher, ExitNow, Loop, closeAll, loop, socketMap,
+  AF_INET, Channel, ChannelMap, Dispatcher, ExitNow, Loop, channelPair, closeAll, loop, socketMap,
 } from '../src/index.js';
 import type { Address, ChannelMap as Map_, LoopEvent } from '../src/index.js';
 import { acceptOne, client, families, listener, testMap } from './helpers/net.js';
+import { deadline } from './helpers/deadline.js';
+import { isPending } from './helpers/events.js';
 import {
   EchoHandler, Pinger, QuietDispatcher, Server, deadAddress, echoPair, echoServer, failOnUnhandled, settle,
 } from './helpers/dispatchers.js';
@@ -351,7 +353,8 @@ t.test('loop() throws TypeError or RangeError for bad arguments', async (t) => {
   t.throws(() => loop({ pollInterval: Infinity }), RangeError);
   t.throws(() => loop({ timeout: Number.NaN }), TypeError);
   t.type(loop({ timeout: Infinity }), Loop, 'an infinite timeout means none');
-  t.throws(() => loop({ count: 0 }), RangeError);
+  t.throws(() => loop({ count: -1 }), RangeError);
+  t.throws(() => loop({ count: 1.5 }), TypeError);
   t.throws(() => loop(1, false, undefined, 1.5), TypeError);
 });
 
@@ -743,4 +746,92 @@ t.test('closeAll(map) closes every channel even if one close() throws, then thro
     t.same(channels.map((ch) => ch.closing), [true, true, true], 'every channel closed');
     t.equal(map.size, 0);
   }
+});
+
+t.test('closeAll(map) ignores a close() that fails with EBADF, as Python\'s close_all()', async (t) => {
+  class GoneAlready extends Channel {
+    override close(): void {
+      super.close();
+      throw Object.assign(new Error('close EBADF'), { code: 'EBADF' });
+    }
+  }
+  const map = testMap(t);
+  const channels = [new GoneAlready(null, map), new Channel(null, map)];
+  for (const ch of channels) ch.createSocket(AF_INET);
+  t.doesNotThrow(() => { closeAll(map); }, 'no throw without ignoreAll');
+  t.same(channels.map((ch) => ch.closing), [true, true], 'every channel closed');
+  t.equal(map.size, 0);
+});
+
+t.test('closeAll(map, true) closes every channel, then throws an ExitNow from close() even with ignoreAll', async (t) => {
+  class Exiting extends Channel {
+    override close(): void {
+      super.close();
+      throw new ExitNow('exit from close()');
+    }
+  }
+  class Faulty extends Channel {
+    override close(): void {
+      super.close();
+      throw new Error('close failed');
+    }
+  }
+  const map = testMap(t);
+  const channels = [new Faulty(null, map), new Exiting(null, map), new Channel(null, map)];
+  for (const ch of channels) ch.createSocket(AF_INET);
+  t.throws(() => { closeAll(map, true); }, ExitNow, 'ExitNow escapes ignoreAll; the other failure is ignored');
+  t.same(channels.map((ch) => ch.closing), [true, true, true], 'every channel closed');
+  t.equal(map.size, 0);
+});
+
+t.test('loop({ count: 0 }) and loop(timeout, usePoll, map, 0) end at once, as Python\'s loop(count=0)', async (t) => {
+  const map = testMap(t);
+  let calls = 0;
+  class Busy extends Dispatcher {
+    override handleWrite(): void { calls++; }
+    override handleConnect(): void { calls++; }
+  }
+  const server = await listener(t, map, ipv4);
+  const d = new Busy(null, map);
+  d.createSocket(AF_INET);
+  d.connect(server.addr as Address);
+  await d.opened;
+  await loop({ map, count: 0 });
+  await loop(30, false, map, 0);
+  const seen: string[] = [];
+  for await (const ev of loop({ map, count: 0, timeout: 30 })) seen.push(ev.type);
+  t.equal(calls, 0, 'no handler ran');
+  t.same(seen, [], 'the iteration ended with no event, not even a timeout');
+  t.equal(d.state, 'open');
+});
+
+t.test('loop() iterator: a next() called while one is pending (after Promise.race) queues behind it; each gets its own event', async (t) => {
+  const map = testMap(t);
+  const [a, b] = channelPair({ map });
+  const it = loop({ map, timeout: Infinity })[Symbol.asyncIterator]();
+  t.teardown(async () => { await it.return?.(); });
+  const first = it.next();
+  // As `Promise.race([it.next(), timer])` losing to its timer: the map is idle.
+  t.ok(await isPending(first), 'the first next() waits: nothing is ready');
+  const second = it.next();
+  b.send('x');
+  const one = await deadline(first, 'the first next()');
+  t.match(one, { done: false, value: { type: 'read', channel: a } }, 'the first next() gets the read');
+  const two = await deadline(second, 'the second next()');
+  t.match(two, { done: false, value: { type: 'read', channel: a } }, 'the second gets the next event: the read still holds');
+  t.equal(a.recv(10)?.toString(), 'x');
+});
+
+t.test('loop() iterator: return() settles every pending next() with done', async (t) => {
+  const map = testMap(t);
+  channelPair({ map });
+  const it = loop({ map, timeout: Infinity })[Symbol.asyncIterator]();
+  const first = it.next();
+  t.ok(await isPending(first), 'the first next() waits');
+  const second = it.next();
+  t.same(await deadline(Promise.resolve(it.return?.()), 'return()'), { done: true, value: undefined });
+  t.same(await deadline(first, 'the first next()'), { done: true, value: undefined });
+  t.same(await deadline(second, 'the second next()'), { done: true, value: undefined });
+  t.same(await it.next(), { done: true, value: undefined }, 'and later ones');
+  t.equal(map.size, 2, 'the channels stay open');
 });

@@ -1,4 +1,3 @@
-import { ChannelClosedError } from '../errors.js';
 import { checkPositiveInteger, toBuffer } from '../internal/validate.js';
 import { Dispatcher } from './dispatcher.js';
 
@@ -71,8 +70,8 @@ export class DispatcherWithSend extends Dispatcher {
   /**
    * Buffers every byte and starts sending.
    * @param data - a Buffer, Uint8Array or string (UTF-8)
-   * @returns the number of bytes taken: all of them
-   * @throws TypeError for other data; ChannelClosedError after `close()`
+   * @returns the number of bytes taken: all of them; 0 once closed (as {@link Dispatcher.send})
+   * @throws TypeError for other data
    * @example
    * ```ts
    * class Greeter extends DispatcherWithSend {
@@ -82,7 +81,7 @@ export class DispatcherWithSend extends Dispatcher {
    */
   override send(data: Buffer | Uint8Array | string): number {
     const buf = toBuffer(data);
-    if (this.closing) throw new ChannelClosedError('Cannot send: the channel is closed');
+    if (this.closing) return 0;
     if (buf.length > 0) {
       this.#out.push(buf);
       this.#outBytes += buf.length;

@@ -1,10 +1,11 @@
 import type net from 'node:net';
 import { Channel } from '../channel.js';
 import type { Address } from '../constants.js';
-import { INTEREST_FAILED } from '../core/readiness.js';
+import { CORE, INTEREST_FAILED } from '../core/readiness.js';
 import { AcceptQueueFullError } from '../errors.js';
 import { compactTraceback } from '../internal/traceback.js';
-import { reportFailure } from './dispatch.js';
+import { checkPositiveInteger, toBuffer } from '../internal/validate.js';
+import { andThen, markConnectHandled, reportFailure } from './dispatch.js';
 import type { HandlerResult } from './dispatch.js';
 
 export type { HandlerResult } from './dispatch.js';
@@ -49,6 +50,10 @@ export class Dispatcher extends Channel {
    * ```
    */
   static ignoreLogTypes = new Set<string>(['warning']);
+
+  // connect() was called and handleConnectEvent() has not run yet: Python's
+  // `connecting`, which its handle_read_event()/handle_write_event() check.
+  #connectPending = false;
 
   /**
    * True: a dispatcher's interest is what `readable()`/`writable()` return,
@@ -133,6 +138,10 @@ export class Dispatcher extends Channel {
 
   /**
    * Whether the channel wants `handleRead()`/`handleAccept()` calls. Default `true`.
+   * A running `loop()` asks it whenever it re-examines the dispatcher, input or
+   * not (while idle, at least every `pollInterval` in a map of up to 1,024
+   * dispatchers), so an idle check may live here, as in Python; one that
+   * throws goes to `handleError()`.
    * @returns the read interest
    * @example
    * ```ts
@@ -160,6 +169,150 @@ export class Dispatcher extends Channel {
    */
   writable(): boolean {
     return true;
+  }
+
+  /**
+   * As {@link Channel.send}, except on a closed dispatcher, where it returns 0
+   * as Python's `send()` does, instead of throwing `ChannelClosedError`: relay
+   * code (`a.handleRead()` sending to `b`) does not fail because `b` closed.
+   * @param data - a Buffer, Uint8Array or string (UTF-8)
+   * @returns the number of bytes accepted; 0 once closed
+   * @throws TypeError for other data; ChannelStateError before `connect()`
+   * @example
+   * ```ts
+   * class Relay extends Dispatcher {
+   *   constructor(sock: net.Socket, readonly other: Dispatcher) { super(sock); }
+   *   override handleRead(): void {
+   *     const data = this.recv(8192);
+   *     if (data !== null && data.length > 0) this.other.send(data); // 0 once `other` closed
+   *   }
+   * }
+   * ```
+   */
+  override send(data: Buffer | Uint8Array | string): number {
+    if (!this.closing) return super.send(data);
+    toBuffer(data); // the argument is still checked
+    return 0;
+  }
+
+  /**
+   * As {@link Channel.recv}, except on a closed dispatcher, where it returns
+   * an empty buffer (the end of stream), as Python's `recv()` does, instead of
+   * throwing `ChannelClosedError`.
+   * @param bufferSize - the most bytes to return (a positive integer)
+   * @returns at most `bufferSize` bytes; `null` when nothing waits; an empty
+   *   buffer at the end of stream and once closed
+   * @throws TypeError/RangeError for a bad size; ChannelStateError on a
+   *   dispatcher that has no connection
+   * @example
+   * ```ts
+   * class Reader extends Dispatcher {
+   *   override handleRead(): void { if (this.recv(8192)?.length === 0) this.close(); }
+   * }
+   * ```
+   */
+  override recv(bufferSize: number): Buffer | null {
+    if (!this.closing) return super.recv(bufferSize);
+    checkPositiveInteger('bufferSize', bufferSize);
+    return Buffer.alloc(0);
+  }
+
+  /**
+   * Connects, as {@link Channel.connect}; the connect is then pending until
+   * `handleConnectEvent()` runs (the loop calls it once the connection is
+   * made, or `handleReadEvent()`/`handleWriteEvent()` called directly do).
+   * @param address - `[host, port]` or a Unix path
+   * @throws as {@link Channel.connect}
+   * @example
+   * ```ts
+   * const client = new Dispatcher();
+   * client.createSocket(AF_INET);
+   * client.connect(['127.0.0.1', port]);
+   * ```
+   */
+  override connect(address: Address): void {
+    super.connect(address);
+    this.#connectPending = true;
+  }
+
+  /**
+   * The seed's direct interface for a read event: the loop calls it for
+   * every `read` and `accept` event, and it calls the implied handler, as
+   * Python's `handle_read_event()`: on a listener `handleAccept()`; on a
+   * client whose connect is still pending `handleConnectEvent()` and then
+   * `handleRead()`; otherwise `handleRead()`. Override it to see every read
+   * event before its handler, or call it directly to drive a dispatcher
+   * without a loop.
+   * @returns what the handler returned (a promise is awaited by the loop)
+   * @example
+   * ```ts
+   * class Traced extends Dispatcher {
+   *   override handleReadEvent(): HandlerResult { console.log('read event'); return super.handleReadEvent(); }
+   * }
+   * ```
+   */
+  handleReadEvent(): HandlerResult {
+    if (this.accepting) return this.handleAccept();
+    if (this.#connectPending) return andThen(this.handleConnectEvent(), () => this.handleRead());
+    return this.handleRead();
+  }
+
+  /**
+   * The seed's direct interface for a write event: the loop calls it for
+   * every `write` event. As Python's `handle_write_event()`: nothing on a
+   * listener; on a client whose connect is still pending
+   * `handleConnectEvent()` first; then `handleWrite()`.
+   * @returns what the handler returned
+   * @example
+   * ```ts
+   * class Traced extends Dispatcher {
+   *   override handleWriteEvent(): HandlerResult { console.log('write event'); return super.handleWriteEvent(); }
+   * }
+   * ```
+   */
+  handleWriteEvent(): HandlerResult {
+    if (this.accepting) return undefined;
+    if (this.#connectPending) return andThen(this.handleConnectEvent(), () => this.handleWrite());
+    return this.handleWrite();
+  }
+
+  /**
+   * The seed's direct interface for a completed connection: the loop calls it
+   * once, for the `connect` event, unless it already ran. It ends the pending
+   * connect and calls `handleConnect()`, as Python's `handle_connect_event()`
+   * (Node reports a failed connect as an `error` event, so there is no
+   * `SO_ERROR` to check).
+   * @returns what `handleConnect()` returned
+   * @example
+   * ```ts
+   * class Traced extends Dispatcher {
+   *   override handleConnectEvent(): HandlerResult { console.log('connected'); return super.handleConnectEvent(); }
+   * }
+   * ```
+   */
+  handleConnectEvent(): HandlerResult {
+    this.#connectPending = false;
+    markConnectHandled(this);
+    return this.handleConnect();
+  }
+
+  /**
+   * The seed's direct interface for an exceptional condition, as Python's
+   * `handle_expt_event()`: `handleClose()` once the connection broke, else
+   * `handleExpt()`. The loop never reports one (Node does not expose TCP
+   * urgent data); it is here for ported code that calls it.
+   * @returns what the handler returned
+   * @example
+   * ```ts
+   * class Client extends Dispatcher {
+   *   override handleExpt(): void { this.close(); }
+   * }
+   * new Client().handleExptEvent(); // calls handleExpt()
+   * ```
+   */
+  handleExptEvent(): HandlerResult {
+    if (this[CORE].broken !== null) return this.handleClose();
+    return this.handleExpt();
   }
 
   /**

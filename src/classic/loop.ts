@@ -118,6 +118,8 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
       engine.stop();
     };
     const engine = new Engine(this.#dispatchOptions(fail));
+    // Once the run stopped, a handler's promise that rejects goes to no handler.
+    const running = (): boolean => !engine.stopped;
     const unbind = this.bindStop(engine);
     const release = (entry: NonNullable<Engine['last']>) => (): void => { engine.release(entry); };
     // Read through a function: a rejection can set it during any await.
@@ -141,7 +143,7 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
           continue;
         }
         // The engine serves only dispatchers in this mode (see #dispatchOptions).
-        const result = dispatchEvent(event.channel as unknown as Dispatcher, event);
+        const result = dispatchEvent(event.channel as unknown as Dispatcher, event, running);
         if (result !== undefined) {
           const entry = engine.last as NonNullable<Engine['last']>;
           entry.busy = true;
@@ -163,6 +165,11 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
  * handlers of its dispatchers; nothing runs before either. The seed's positional form
  * `loop(timeout?, usePoll?, map?, count?)` is kept (`usePoll` is accepted and
  * ignored: Node chooses its own poller).
+ * Iterating a loop is not passive: moving on from a channel's `close` event
+ * closes that channel, as for any consumer, so a loop iterated only to watch a
+ * map closes channels that are served elsewhere (by `chunks()` and `write()`)
+ * right after their peer's end of stream, cutting short a reply still being
+ * written. Observe a map only where its channels are served.
  * @param timeoutOrOptions - seconds (default 30), or {@link LoopOptions}
  * @param usePoll - ignored
  * @param map - default {@link socketMap}

@@ -28,6 +28,8 @@ export class Entry implements Watcher {
   removed = false;
   /** Position in the engine's list of polled entries, or -1 (not polled, or dropped). */
   polledAt = -1;
+  /** What asking its interest threw during a sweep, reported at its next turn. */
+  failure: { readonly error: unknown } | null = null;
   constructor(
     readonly channel: Member,
     readonly core: Core,
@@ -110,7 +112,14 @@ export class Engine {
   };
 
   #add(channel: Member): void {
-    if (this.#entries.has(channel) || !this.#options.accepts(channel)) return;
+    const known = this.#entries.get(channel);
+    if (known !== undefined) {
+      // Removed and added back before its entry was dropped: it stays.
+      known.leaving = false;
+      this.#enqueue(known);
+      return;
+    }
+    if (!this.#options.accepts(channel)) return;
     const core = coreOf(channel);
     const entry = new Entry(channel, core, this.#wakeEntry);
     core.watch(entry);
@@ -208,6 +217,14 @@ export class Engine {
         entry.cursor.secondLook = false;
         continue;
       }
+      if (entry.failure !== null) {
+        // Raised by a sweep: reported here, where a pull's failure is. The
+        // sweeps ask again later; re-asking now would report it twice.
+        const { error } = entry.failure;
+        entry.failure = null;
+        this.#options.onPullError(entry.channel, error);
+        continue;
+      }
       let event: Event | null | undefined;
       try {
         event = entry.core.pull(entry.cursor);
@@ -230,8 +247,10 @@ export class Engine {
       }
       entry.cursor.secondLook = false;
       if (this.#options.skip?.(event) === true) {
-        // Not handed out and not a pass: the channel is asked again next round.
-        this.#enqueue(entry);
+        // Not handed out and not a pass: the channel is asked again at once,
+        // in this round, so a replayed one-shot costs it nothing.
+        entry.queued = true;
+        this.#index--;
         continue;
       }
       if (!this.#roundCounted) {
@@ -290,13 +309,15 @@ export class Engine {
   /**
    * Whether a sweep should queue this entry: only if a pull would report
    * something, so a sweep that finds nothing costs a readable()/writable()
-   * call per channel and no round. One that throws is queued, so the pull
-   * raises it the usual way.
+   * call per channel and no round. One that throws is queued with its
+   * failure, which `next()` reports the way a pull's is (a sweep may run
+   * from a timer, where a thrown ExitNow would escape every loop).
    */
   #wouldReport(entry: Entry): boolean {
     try {
       return entry.core.wouldReport(entry.cursor);
-    } catch {
+    } catch (error) {
+      entry.failure = { error };
       return true;
     }
   }

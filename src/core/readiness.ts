@@ -280,14 +280,18 @@ export class Core<F extends Front = Front> implements Watcher {
 
   /**
    * Whether `pull()` would report anything (anything but `null`); changes
-   * nothing, but still asks the front's interest.
+   * nothing, but still asks the front's interest. Unlike `pull()`, it asks
+   * the read interest even while no input waits: a loop's sweeps call it for
+   * every polled channel in turn, and Python calls `readable()` on every
+   * pass, so an idle check written there runs and one that throws is noticed.
    */
   wouldReport(cursor: EventCursor): boolean {
     if (cursor.closeSeen || this.life === 'closed') return true;
+    const readInterest = this.owner.readInterest;
     if (Math.max(cursor.seq, this.#logBase) < this.#logBase + this.#log.length) return true;
     const levels = this.levels;
     if (levels === null) return false;
-    const wantsRead = levels.readReady() && this.owner.readInterest;
+    const wantsRead = readInterest && levels.readReady();
     return wantsRead || levels.writeReady(this.owner) || levels.finished(wantsRead);
   }
 }

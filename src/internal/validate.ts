@@ -163,10 +163,19 @@ export function checkAddress(family: Family, address: unknown): IpAddress | stri
 }
 
 export function checkPositiveInteger(name: string, value: unknown): number {
+  if (checkInteger(name, value) <= 0) throw new RangeError(`Invalid ${name}: expected a positive integer, got ${showValue(value)}`);
+  return value as number;
+}
+
+export function checkNonNegativeInteger(name: string, value: unknown): number {
+  if (checkInteger(name, value) < 0) throw new RangeError(`Invalid ${name}: expected a non-negative integer, got ${showValue(value)}`);
+  return value as number;
+}
+
+function checkInteger(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`Invalid ${name}: expected an integer, got ${showValue(value)}`);
   }
-  if (value <= 0) throw new RangeError(`Invalid ${name}: expected a positive integer, got ${showValue(value)}`);
   return value;
 }
 

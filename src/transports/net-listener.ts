@@ -50,9 +50,20 @@ export interface ListenerSink {
 /** A `net.Server` bound to a listener role: made first, started once the role exists. */
 export class NetListener implements ListenerBinding<net.Socket> {
   readonly server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+  #family: Family = AF_INET;
 
   close(): void { this.server.close(); }
-  refuse(sock: net.Socket): void { sock.destroy(); }
+
+  /**
+   * Turns a connection away: a TCP peer gets a reset, as Python's peers do
+   * when its listening socket closes with connections in the kernel's queue
+   * (an orderly end would look like a served, empty exchange); a Unix socket
+   * has no reset and is destroyed.
+   */
+  refuse(sock: net.Socket): void {
+    if (this.#family === AF_UNIX || sock.destroyed) sock.destroy();
+    else sock.resetAndDestroy();
+  }
 
   /**
    * Listens; connections go to `sink`, and `listening(address)` runs once the
@@ -62,6 +73,7 @@ export class NetListener implements ListenerBinding<net.Socket> {
   start(sink: ListenerSink, family: Family, bound: IpAddress | string | null, backlog: number,
     listening: (address: Address | null) => void): void {
     const server = this.server;
+    this.#family = family;
     server.on('connection', (sock: net.Socket) => {
       sock.on('error', onQueuedError);
       queuedFamily.set(sock, family);

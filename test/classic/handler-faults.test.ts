@@ -55,7 +55,8 @@ async function plainClient(t: Test, address: Address): Promise<net.Socket> {
     : net.connect({ host: address[0], port: address[1] });
   t.teardown(() => { sock.destroy(); });
   sock.on('error', () => { /* the server may go away */ });
-  await new Promise<void>((resolve) => sock.once('connect', resolve));
+  // A connection the listener turns away may be reset before it reports connect.
+  await new Promise<void>((resolve) => { sock.once('connect', resolve).once('close', () => { resolve(); }); });
   return sock;
 }
 

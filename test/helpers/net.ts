@@ -1,6 +1,7 @@
 // Shared test fixtures: loopback listeners on port 0, Unix paths in a temp
 // dir, and teardown registered the moment a resource exists.
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -76,4 +77,18 @@ export async function readExactly(channel: Channel, length: number): Promise<Buf
     if (total >= length) break;
   }
   return Buffer.concat(parts, total);
+}
+
+/** A raw `node:net` peer on IPv4 loopback: its port, and the first socket it accepts. */
+export async function rawPeer(t: Test): Promise<{ port: number; accepted: Promise<net.Socket> }> {
+  let accept!: (sock: net.Socket) => void;
+  const accepted = new Promise<net.Socket>((resolve) => { accept = resolve; });
+  const raw = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    t.teardown(() => { sock.destroy(); });
+    accept(sock);
+  });
+  t.teardown(() => { raw.close(); });
+  await new Promise<void>((resolve) => raw.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  return { port: (raw.address() as net.AddressInfo).port, accepted };
 }
