@@ -458,13 +458,18 @@ function doRecv(m: Model, world: World, slot: Slot, size: number): void {
   let expected: Expected = null;
   if (!Number.isInteger(size)) expected = 'TypeError';
   else if (size <= 0) expected = 'RangeError';
-  else if (isClosed(ms)) expected = 'ChannelClosedError';
-  else if (ms.phase === 'idle' || ms.phase === 'listening') expected = 'ChannelStateError';
+  else if (isClosed(ms) && ms.kind !== 'dispatcher') expected = 'ChannelClosedError';
+  else if (!isClosed(ms) && (ms.phase === 'idle' || ms.phase === 'listening')) expected = 'ChannelStateError';
   const before = c.bufferedAmount;
   const result = expectCall(world, `slot ${slot.index}: recv(${size})`, expected, () => c.recv(size));
   if (!result.ok) return;
   const data = result.value;
   const where = `slot ${slot.index}: recv(${size})`;
+  if (isClosed(ms)) {
+    // A closed dispatcher answers as Python's: the end of stream, an empty buffer.
+    if (data === null || data.length !== 0) world.fail(`${where}: a closed dispatcher returned ${describe(data)}, not an empty buffer`);
+    return;
+  }
   if (data === null) {
     if (before > 0) world.fail(`${where}: null with ${before} bytes buffered`);
     if (slot.eofTaken) world.fail(`${where}: null after the end of stream was taken`);
@@ -486,19 +491,21 @@ function doSend(m: Model, world: World, slot: Slot, length: number, badType: boo
   const c = slot.channel;
   let expected: Expected = null;
   if (badType) expected = 'TypeError';
-  else if (isClosed(ms)) expected = 'ChannelClosedError';
-  else if (ms.phase === 'idle' || ms.phase === 'listening') expected = 'ChannelStateError';
+  else if (isClosed(ms) && ms.kind !== 'dispatcher') expected = 'ChannelClosedError';
+  else if (!isClosed(ms) && (ms.phase === 'idle' || ms.phase === 'listening')) expected = 'ChannelStateError';
   const data = bytes(world.dataSeed++, length);
   const waiting = slot.writes.some((w) => w.outcome === 'pending' || w.outcome === 'untracked');
   const knownWaiting = slot.writes.some((w) => w.outcome === 'pending');
   const before = c.pendingWrite;
-  const healthy = c.connected || c.connecting;
+  const healthy = c.connected;
   const hwm = slot.kind === 'accepted' ? 65536 : WRITE_HWM;
   const result = expectCall(world, `slot ${slot.index}: send(${badType ? '42' : `${length} bytes`})`, expected, () => c.send(badType ? (42 as unknown as string) : data));
   if (!result.ok) return;
   const n = result.value;
   const where = `slot ${slot.index}: send(${length} bytes)`;
   if (!Number.isInteger(n) || n < 0 || n > length) world.fail(`${where}: returned ${n}`);
+  // A closed dispatcher (as Python's) and a connecting channel accept nothing.
+  if ((isClosed(ms) || c.connecting) && n !== 0) world.fail(`${where}: accepted ${n} bytes while ${isClosed(ms) ? 'closed' : 'connecting'}`);
   if (knownWaiting && n !== 0) world.fail(`${where}: accepted ${n} bytes while a write() waits`);
   if (!waiting && healthy && !(c.socket as net.Socket).destroyed) {
     const fits = Math.min(length, Math.max(0, hwm - before));
@@ -525,7 +532,7 @@ function doAccept(m: Model, world: World, slot: Slot): void {
 function doClose(m: Model, world: World, slot: Slot, abrupt: boolean): void {
   const ms = m.slots[slot.index] as ModelSlot;
   const c = slot.channel;
-  const healthy = c.connected || c.connecting;
+  const healthy = c.connected;
   const result = expectCall(world, `slot ${slot.index}: ${abrupt ? 'abort' : 'close'}()`, null, () => {
     if (abrupt) c.abort();
     else c.close();
