@@ -467,7 +467,7 @@ function doRecv(m: Model, world: World, slot: Slot, size: number): void {
   const where = `slot ${slot.index}: recv(${size})`;
   if (isClosed(ms)) {
     // A closed dispatcher answers as Python's: the end of stream, an empty buffer.
-    if (data === null || data.length !== 0) world.fail(`${where}: a closed dispatcher returned ${describe(data)}, not an empty buffer`);
+    if (data?.length !== 0) world.fail(`${where}: a closed dispatcher returned ${describe(data)}, not an empty buffer`);
     return;
   }
   if (data === null) {
