@@ -24,7 +24,6 @@ import type { StreamBinding, StreamTransport } from './roles/stream.js';
 import { NetListener, adoptSocket, listenNet, peerAddress, queuedAddress } from './transports/net-listener.js';
 import { connectNet, startAccepted, transportFor } from './transports/net-stream.js';
 
-
 let nextId = 1;
 
 /** Where Channel finds the stream role of its base; not exported from the package. */
@@ -157,9 +156,6 @@ export class ChannelBase implements Front, Disposable {
    */
   get closing(): boolean { return this[CORE].life === 'closed'; }
 
-
-
-
   /**
    * The address: the peer's for a connected or accepted channel, the bound
    * one (with its real port once `opened` resolves) for a listener; `null` before.
@@ -169,10 +165,6 @@ export class ChannelBase implements Front, Disposable {
    * ```
    */
   get addr(): Address | null { return this.#addr; }
-
-
-
-
 
   /**
    * The Node socket (`net.Socket`), server (`net.Server`) or `null`.
@@ -215,24 +207,6 @@ export class ChannelBase implements Front, Disposable {
    * ```
    */
   get droppedConnections(): number { return this.#listener?.dropped ?? 0; }
-
-  /**
-   * Bytes received and not yet taken by `recv()`.
-   * @example
-   * ```ts
-   * channel.bufferedAmount
-   * ```
-   */
-  get bufferedAmount(): number { return this.#stream?.bufferedAmount ?? 0; }
-
-  /**
-   * Bytes accepted by `send()`/`write()` and not yet flushed to the kernel.
-   * @example
-   * ```ts
-   * channel.pendingWrite
-   * ```
-   */
-  get pendingWrite(): number { return this.#stream?.pendingWrite ?? 0; }
 
   /**
    * Whether `read` and `accept` events are reported (default `true`). Turn it
@@ -527,28 +501,6 @@ export class ChannelBase implements Front, Disposable {
     return StreamRole.needConnection(this.#stream, 'recv').recv(bufferSize);
   }
 
-  /**
-   * Takes received bytes into the caller's buffer (Python's `recv_into`):
-   * no allocation, one copy. With {@link ChannelOptions.readBufferSize} the
-   * bytes go from the kernel to the channel's reused buffer to `target`.
-   * @param target - where to copy (a non-empty Buffer or Uint8Array)
-   * @returns the number of bytes copied (at most `target.length`); `null`
-   *   when nothing waits and the peer is still open; 0 at end of stream
-   * @throws TypeError/RangeError for a bad or empty target; otherwise as `recv()`
-   * @example
-   * ```ts
-   * import { createHash } from 'node:crypto';
-   * const scratch = Buffer.alloc(65536);
-   * const hash = createHash('sha256');
-   * const n = channel.recvInto(scratch); if (n) hash.update(scratch.subarray(0, n));
-   * ```
-   */
-  recvInto(target: Uint8Array): number | null {
-    if (!(target instanceof Uint8Array)) throw new TypeError('Invalid target: expected a Buffer or Uint8Array');
-    if (target.length === 0) throw new RangeError('Invalid target: it must not be empty');
-    this.#checkOpen('recv');
-    return StreamRole.needConnection(this.#stream, 'recv').recvInto(target);
-  }
 
   /**
    * Closes the channel: `state` is `closed` at once, it leaves its map, its

@@ -15,7 +15,7 @@ import { checkObject, isEmpty } from './internal/options.js';
 import { checkPositiveInteger, toBuffer } from './internal/validate.js';
 import { ChunkIterator } from './roles/chunk-iterator.js';
 import { DONE, PullIterator } from './roles/pull-iterator.js';
-import { rejected } from './roles/stream.js';
+import { StreamRole, rejected } from './roles/stream.js';
 
 export { socketMap } from './channel-base.js';
 
@@ -39,6 +39,47 @@ export { socketMap } from './channel-base.js';
  * ```
  */
 export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Channel>>, AsyncDisposable {
+  /**
+   * Bytes received and not yet taken by `recv()`.
+   * @example
+   * ```ts
+   * channel.bufferedAmount
+   * ```
+   */
+  get bufferedAmount(): number { return this[STREAM]?.bufferedAmount ?? 0; }
+
+  /**
+   * Bytes accepted by `send()`/`write()` and not yet flushed to the kernel.
+   * @example
+   * ```ts
+   * channel.pendingWrite
+   * ```
+   */
+  get pendingWrite(): number { return this[STREAM]?.pendingWrite ?? 0; }
+
+  /**
+   * Takes received bytes into the caller's buffer (Python's `recv_into`):
+   * no allocation, one copy. With {@link ChannelOptions.readBufferSize} the
+   * bytes go from the kernel to the channel's reused buffer to `target`.
+   * @param target - where to copy (a non-empty Buffer or Uint8Array)
+   * @returns the number of bytes copied (at most `target.length`); `null`
+   *   when nothing waits and the peer is still open; 0 at end of stream
+   * @throws TypeError/RangeError for a bad or empty target; otherwise as `recv()`
+   * @example
+   * ```ts
+   * import { createHash } from 'node:crypto';
+   * const scratch = Buffer.alloc(65536);
+   * const hash = createHash('sha256');
+   * const n = channel.recvInto(scratch); if (n) hash.update(scratch.subarray(0, n));
+   * ```
+   */
+  recvInto(target: Uint8Array): number | null {
+    if (!(target instanceof Uint8Array)) throw new TypeError('Invalid target: expected a Buffer or Uint8Array');
+    if (target.length === 0) throw new RangeError('Invalid target: it must not be empty');
+    if (this.closing) throw new ChannelClosedError('Cannot recv: the channel is closed');
+    return StreamRole.needConnection(this[STREAM], 'recv').recvInto(target);
+  }
+
   /**
    * True while a closed channel still holds its socket: it sent bytes, so
    * `close()` ended our side after them and keeps reading (discarding) until
