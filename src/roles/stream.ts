@@ -447,7 +447,7 @@ export class StreamRole implements Levels {
       binding.resume();
     }
     this.#linger = new Linger(binding, this.#settings);
-    binding.end(this.#linger.flushed);
+    binding.end();
   }
 
   /** The abrupt close, after the core is marked closed: a reset where there is one. */
@@ -468,16 +468,18 @@ export class StreamRole implements Levels {
 
 /**
  * A lingering close's timer: the total bound from the start, and the quiet
- * bound (no input for that long) once every byte we sent is flushed, as nginx
- * bounds its lingering close (`lingering_time`, `lingering_timeout`).
+ * bound (no input for that long, once every byte we sent is flushed), as
+ * nginx bounds its lingering close (`lingering_time`, `lingering_timeout`).
+ * One timer, armed at the close and re-armed only when it fires early: a
+ * churning server closes thousands of connections a second, and most end
+ * (the peer's end of stream) long before it fires.
  */
 class Linger {
   readonly #binding: StreamBinding;
   readonly #deadline: number;
   readonly #quietMs: number;
-  #lastInput = 0;
-  #flushed = false;
-  #timer: NodeJS.Timeout | null = null;
+  #lastInput: number;
+  #timer: NodeJS.Timeout | null;
 
   constructor(binding: StreamBinding, settings: StreamSettings) {
     this.#binding = binding;
@@ -485,15 +487,9 @@ class Linger {
     this.#deadline = now + settings.closeTimeout * 1000;
     this.#quietMs = settings.lingerTimeout * 1000;
     this.#lastInput = now;
-    this.#arm();
+    this.#timer = setTimeout(this.#fire, Math.ceil(Math.min(this.#quietMs, this.#deadline - now)));
+    this.#timer.unref();
   }
-
-  /** Every byte we sent is flushed: the quiet bound starts counting. */
-  readonly flushed = (): void => {
-    this.#flushed = true;
-    this.#lastInput = performance.now();
-    this.#arm();
-  };
 
   heard(): void {
     this.#lastInput = performance.now();
@@ -504,16 +500,19 @@ class Linger {
     this.#timer = null;
   }
 
-  #arm(): void {
-    this.stop();
+  readonly #fire = (): void => {
+    this.#timer = null;
     const now = performance.now();
-    let wait = this.#deadline - now;
-    if (this.#flushed) wait = Math.min(wait, this.#lastInput + this.#quietMs - now);
+    // Quiet counts only once our bytes are flushed: until then the peer may
+    // be slow to take them, and only the total bounds the wait.
+    const flushed = this.#binding.writableLength === 0;
+    const quietLeft = flushed ? this.#lastInput + this.#quietMs - now : this.#quietMs;
+    const wait = Math.min(this.#deadline - now, quietLeft);
     if (wait <= 0) {
       this.#binding.destroy();
       return;
     }
-    this.#timer = setTimeout(() => { this.#arm(); }, Math.ceil(wait));
+    this.#timer = setTimeout(this.#fire, Math.ceil(wait));
     this.#timer.unref();
-  }
+  };
 }
