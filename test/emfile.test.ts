@@ -74,7 +74,7 @@ async function startServer(t: Test): Promise<ServerProcess> {
     if (at >= 0) waiters.splice(at, 1)[0]?.resolve(message);
   });
   const waitFor = (what: string, match: (m: Message) => boolean): Promise<Message> => new Promise((resolve, reject) => {
-    const bound = setTimeout(() => { reject(new Error(`The server never reported ${what}`)); }, 10_000);
+    const bound = setTimeout(() => { reject(new Error(`The server never reported ${what}`)); }, 30_000); // a child starting on a busy machine
     waiters.push({
       match,
       resolve: (m) => {

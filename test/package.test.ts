@@ -19,7 +19,7 @@ import t from 'tap';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const execFileAsync = promisify(execFile);
 
-t.setTimeout(60_000); // the whole file; each command has its own bound too
+t.setTimeout(240_000); // the whole file, generous for a busy machine; each command has its own bound too
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'asyncore-package-'));
 t.teardown(() => { rmSync(tmp, { recursive: true, force: true }); });
@@ -126,7 +126,7 @@ import('asyncore').then((api) => { console.log(JSON.stringify({ requireCode, Cha
 /** Compiles the consumer with this repository's tsc; resolves with its diagnostics, if any. */
 async function tsc(): Promise<string> {
   const bin = path.join(root, 'node_modules', '.bin', 'tsc');
-  return sh(consumer, bin, ['-p', 'tsconfig.json'], 30_000).catch((error: unknown) => (error as Error).message);
+  return sh(consumer, bin, ['-p', 'tsconfig.json'], 90_000).catch((error: unknown) => (error as Error).message);
 }
 
 let packed: { filename: string; files: { path: string }[] };
@@ -136,7 +136,7 @@ t.before(async () => {
   const skip = new Set(['.git', 'node_modules', 'dist', 'build', 'coverage', '.tap']);
   cpSync(root, clone, { recursive: true, filter: (src) => !skip.has(path.relative(root, src)) });
   symlinkSync(path.join(root, 'node_modules'), path.join(clone, 'node_modules'), 'dir');
-  const out = await sh(clone, 'npm', ['pack', '--json', '--pack-destination', tmp], 30_000);
+  const out = await sh(clone, 'npm', ['pack', '--json', '--pack-destination', tmp], 90_000);
   [packed] = JSON.parse(out.slice(out.indexOf('['))) as [typeof packed];
 
   const manifest = readJson(path.join(clone, 'package.json')) as Manifest;
@@ -149,7 +149,7 @@ t.before(async () => {
   }));
   await sh(consumer, 'npm', [
     'install', '--offline', '--install-links=false', '--ignore-scripts', '--no-package-lock', '--no-audit', '--no-fund',
-  ], 15_000);
+  ], 60_000);
   writeFileSync(path.join(consumer, 'echo.ts'), echoTs);
   writeFileSync(path.join(consumer, 'require.cjs'), requireCjs);
   const { compilerOptions } = consumerTsconfig();
@@ -181,11 +181,11 @@ t.test('tsc compiles a consumer with the README\'s tsconfig, skipLibCheck false'
 });
 
 t.test('import() of the installed package echoes over TCP through the public API and ix', async (t) => {
-  const stdout = await sh(consumer, process.execPath, [path.join('out', 'echo.js')], 10_000);
+  const stdout = await sh(consumer, process.execPath, [path.join('out', 'echo.js')], 30_000);
   t.same(JSON.parse(stdout), { reply: 'ping\n' });
 });
 
 t.test('require() of the package fails with ERR_PACKAGE_PATH_NOT_EXPORTED; import() from CommonJS works', async (t) => {
-  const stdout = await sh(consumer, process.execPath, ['require.cjs'], 10_000);
+  const stdout = await sh(consumer, process.execPath, ['require.cjs'], 30_000);
   t.same(JSON.parse(stdout), { requireCode: 'ERR_PACKAGE_PATH_NOT_EXPORTED', Channel: 'function' });
 });
