@@ -100,6 +100,21 @@ export interface ChannelOptions {
    * ```
    */
   lingerTimeout?: number;
+  /**
+   * Whether the peer's end of stream leaves the channel open for writing
+   * (Node's `allowHalfOpen`). The end is reported as a `read` whose `recv()`
+   * gives the empty buffer, as always; with `true`, `write` events, `send()`
+   * and `write()` go on after it until the channel shuts down for writing
+   * ({@link Channel.shutdown} with {@link SHUT_WR}) or closes, and only then
+   * does `close` come. With `false` (the default), `close` comes once the end
+   * is taken, after which `close()` flushes what was accepted.
+   * @example
+   * ```ts
+   * declare function serve(conn: Channel): Promise<void>; // serves one connection
+   * for await (const conn of server.connections({ allowHalfOpen: true })) void serve(conn);
+   * ```
+   */
+  allowHalfOpen?: boolean;
 }
 
 const DEFAULT_HWM = 64 * 1024;
@@ -114,6 +129,11 @@ function checkIdleTimeout(value: unknown): number {
   const seconds = checkSeconds('idleTimeout', value);
   if (seconds === 0) throw new RangeError('Invalid idleTimeout: it must be more than 0 (leave it out for none)');
   return seconds;
+}
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`Invalid ${name}: expected a boolean, got ${showValue(value)}`);
+  return value;
 }
 
 // Settings made here: passed on (to each accepted channel) they are not checked again.
@@ -140,6 +160,7 @@ export function checkOptions(value: unknown): Settings {
     readBufferSize: options.readBufferSize === undefined
       ? 0 : checkPositiveInteger('readBufferSize', options.readBufferSize),
     idleTimeout: options.idleTimeout === undefined ? 0 : checkIdleTimeout(options.idleTimeout),
+    allowHalfOpen: options.allowHalfOpen === undefined ? false : checkBoolean('allowHalfOpen', options.allowHalfOpen),
   });
   checked.add(settings);
   return settings;

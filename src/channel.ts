@@ -2,7 +2,8 @@
 // events (a channel is an async iterable of them) and the promise helpers
 // (write(), chunks(), connections()) that a `for await` program uses.
 import { AsyncIterableX } from 'ix/asynciterable';
-import type { Address } from './constants.js';
+import { SHUT_RD, SHUT_WR } from './constants.js';
+import type { Address, ShutdownHow } from './constants.js';
 import { ChannelBase, STREAM } from './channel-base.js';
 import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
 import type { ChunksOptions, ConnectionsOptions, Settings, WriteOptions } from './channel-options.js';
@@ -12,7 +13,7 @@ import { CORE } from './core/readiness.js';
 import type { Core, Front } from './core/readiness.js';
 import { ChannelClosedError, ChannelStateError } from './errors.js';
 import { checkObject, isEmpty } from './internal/options.js';
-import { checkPositiveInteger, toBuffer } from './internal/validate.js';
+import { checkPositiveInteger, checkShutdownHow, toBuffer } from './internal/validate.js';
 import { ChunkIterator } from './roles/chunk-iterator.js';
 import { DONE, PullIterator } from './roles/pull-iterator.js';
 import { StreamRole, rejected } from './roles/stream.js';
@@ -78,6 +79,42 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
     if (target.length === 0) throw new RangeError('Invalid target: it must not be empty');
     if (this.closing) throw new ChannelClosedError('Cannot recv: the channel is closed');
     return StreamRole.needConnection(this[STREAM], 'recv').recvInto(target);
+  }
+
+  /**
+   * Shuts down one or both directions of the connection, as Python's
+   * `socket.shutdown()`; the channel stays open until `close()`.
+   * {@link SHUT_WR} sends the end of stream after every byte already
+   * accepted and keeps reading: the peer sees the end once it has read them,
+   * and may still reply. `write()` calls still waiting for room are rejected
+   * with a {@link ChannelStateError} (await a write before shutting down to
+   * send all of it), and later `send()` throws and `write()` rejects with
+   * one. {@link SHUT_RD} stops `read` events: bytes not yet taken and any
+   * that arrive are discarded (the socket keeps reading, so a peer that
+   * writes is not stalled), and `recv()` gives the empty buffer, as at the
+   * end of stream. {@link SHUT_RDWR} does both. `close` comes once both
+   * directions are done: with {@link ChannelOptions.allowHalfOpen}, once the
+   * read side ended (or was shut down) and the write side was shut down;
+   * without it, as soon as the read side ended or was shut down. Shutting
+   * down a direction twice does nothing more.
+   * @param how - {@link SHUT_RD}, {@link SHUT_WR} or {@link SHUT_RDWR}
+   * @throws TypeError for another `how`; ChannelClosedError after `close()`;
+   *   ChannelStateError on a channel that has no connection (idle,
+   *   connecting or listening)
+   * @example
+   * ```ts
+   * await channel.write('the whole request\n');
+   * channel.shutdown(SHUT_WR); // the peer reads to its end of stream, then replies
+   * for await (const chunk of channel.chunks()) process.stdout.write(chunk);
+   * channel.close();
+   * ```
+   */
+  shutdown(how: ShutdownHow): void {
+    checkShutdownHow(how);
+    if (this[CORE].life === 'closed') throw new ChannelClosedError('Cannot shut down: the channel is closed');
+    const stream = StreamRole.needConnection(this[STREAM], 'shut down');
+    if (stream.phase !== 'open') throw new ChannelStateError('Cannot shut down: the channel has no connection yet');
+    stream.shutdown(how !== SHUT_WR, how !== SHUT_RD);
   }
 
   /**

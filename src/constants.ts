@@ -57,6 +57,45 @@ export const SOCK_STREAM = 'SOCK_STREAM';
 export const SOCK_DGRAM = 'SOCK_DGRAM';
 
 /**
+ * Shuts down the read side ({@link Channel.shutdown}): no more `read`
+ * events; bytes not yet taken and any that arrive are discarded.
+ * @example
+ * ```ts
+ * channel.shutdown(SHUT_RD)
+ * ```
+ */
+export const SHUT_RD = 'SHUT_RD';
+
+/**
+ * Shuts down the write side ({@link Channel.shutdown}): the end of stream
+ * goes to the peer after every byte accepted; reading goes on.
+ * @example
+ * ```ts
+ * await channel.write('last request\n');
+ * channel.shutdown(SHUT_WR)
+ * ```
+ */
+export const SHUT_WR = 'SHUT_WR';
+
+/**
+ * Shuts down both sides ({@link Channel.shutdown}): {@link SHUT_RD} and {@link SHUT_WR}.
+ * @example
+ * ```ts
+ * channel.shutdown(SHUT_RDWR)
+ * ```
+ */
+export const SHUT_RDWR = 'SHUT_RDWR';
+
+/**
+ * One of {@link SHUT_RD}, {@link SHUT_WR}, {@link SHUT_RDWR}: the `how` of {@link Channel.shutdown}.
+ * @example
+ * ```ts
+ * const how: ShutdownHow = SHUT_WR;
+ * ```
+ */
+export type ShutdownHow = typeof SHUT_RD | typeof SHUT_WR | typeof SHUT_RDWR;
+
+/**
  * One of {@link AF_INET}, {@link AF_INET6}, {@link AF_UNIX}.
  * @example
  * ```ts

@@ -31,8 +31,8 @@
  * ```
  * @packageDocumentation
  */
-export { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM } from './constants.js';
-export type { Address, Family, SocketType } from './constants.js';
+export { AF_INET, AF_INET6, AF_UNIX, SHUT_RD, SHUT_RDWR, SHUT_WR, SOCK_STREAM, SOCK_DGRAM } from './constants.js';
+export type { Address, Family, ShutdownHow, SocketType } from './constants.js';
 export type { ChannelEvent, ChannelEventType, CodedError, LoopEvent, Operation, TimeoutEvent } from './events.js';
 export { ChannelMap } from './core/channel-map.js';
 export type { MapListener, MapMember } from './core/channel-map.js';

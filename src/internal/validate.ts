@@ -1,7 +1,7 @@
 // Argument checks shared by the public API. Each throws TypeError/RangeError
 // and changes nothing, so a bad call leaves the channel as it was.
-import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from '../constants.js';
-import type { Family, SocketType } from '../constants.js';
+import { AF_INET, AF_INET6, AF_UNIX, SHUT_RD, SHUT_RDWR, SHUT_WR, SOCK_DGRAM, SOCK_STREAM } from '../constants.js';
+import type { Family, ShutdownHow, SocketType } from '../constants.js';
 
 /** Longest a received value is shown in a message, in characters, before `…`. */
 const SHOWN_LENGTH = 80;
@@ -101,6 +101,13 @@ export function checkFamily(family: unknown): Family {
     throw new TypeError(`Invalid address family: expected AF_INET, AF_INET6 or AF_UNIX, got ${showValue(family)}`);
   }
   return family;
+}
+
+export function checkShutdownHow(how: unknown): ShutdownHow {
+  if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) {
+    throw new TypeError(`Invalid how: expected SHUT_RD, SHUT_WR or SHUT_RDWR, got ${showValue(how)}`);
+  }
+  return how;
 }
 
 export function checkSocketType(type: unknown): SocketType {

@@ -40,6 +40,8 @@ export interface StreamSettings {
   readonly closeTimeout: number;
   /** Seconds without input after which a lingering close ends. */
   readonly lingerTimeout: number;
+  /** The peer's end of stream leaves the channel writable until it shuts down (default false). */
+  readonly allowHalfOpen?: boolean;
 }
 
 /**
@@ -47,10 +49,14 @@ export interface StreamSettings {
  * The read side: `open`; `ended` when the end of stream arrived and waits to
  * be taken by `recv()`; `taken` once it was. The close: `none`; `lingering`
  * while a closed channel keeps reading so that a reset cannot destroy bytes
- * it sent; `released` once the handle is gone.
+ * it sent; `released` once the handle is gone. The write side: `open`;
+ * `ending` once `shutdown()` asked for the end of stream after the bytes
+ * accepted; `ended` once it went to the kernel. A read side shut down
+ * (`SHUT_RD`) counts as `taken`: its input is discarded.
  */
 export type StreamPhase = 'connecting' | 'open';
 export type ReadSide = 'open' | 'ended' | 'taken';
+export type WriteSide = 'open' | 'ending' | 'ended';
 export type CloseSide = 'none' | 'lingering' | 'released';
 
 interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
@@ -84,6 +90,7 @@ export class StreamRole implements Levels {
   phase: StreamPhase;
   readSide: ReadSide = 'open';
   closeSide: CloseSide = 'none';
+  writeSide: WriteSide = 'open';
   // Read side: chunks received and not yet taken by recv().
   #chunks: Buffer[] = [];
   #buffered = 0;
@@ -127,13 +134,17 @@ export class StreamRole implements Levels {
   writeReady(front: Front): boolean {
     // The interest after the cheap checks: an idle dispatcher's writable() is
     // asked only while a write could happen; the handle is touched last.
-    return this.phase === 'open' && this.core.broken === null && this.readSide !== 'taken'
+    return this.phase === 'open' && this.core.broken === null && this.writeSide === 'open'
+      && (this.readSide !== 'taken' || this.#settings.allowHalfOpen === true)
       && front.writeInterest && this.binding.writableLength < this.#settings.writeHighWaterMark;
   }
 
   finished(wantsRead: boolean): boolean {
     // A broken connection's remaining bytes come first, unless nobody reads.
-    return (this.core.broken !== null && !wantsRead) || this.readSide === 'taken';
+    if (this.core.broken !== null && !wantsRead) return true;
+    // Half-open, the end of input is not the end: writing may go on until
+    // our side shuts down too.
+    return this.readSide === 'taken' && (this.#settings.allowHalfOpen !== true || this.writeSide !== 'open');
   }
 
   ended(error: Error | null): void {
@@ -251,6 +262,7 @@ export class StreamRole implements Levels {
   send(buf: Buffer): number {
     // Nothing is accepted before the connection exists (as a connecting
     // socket's send() fails in Python), nor while write() calls wait.
+    if (this.writeSide !== 'open') throw new ChannelStateError('Cannot send: the channel is shut down for writing');
     if (this.#writes.length > 0 || this.phase !== 'open') return 0;
     return this.#sendNow(buf);
   }
@@ -258,6 +270,7 @@ export class StreamRole implements Levels {
   /** Every byte, in call order, resolving once all are accepted; see Channel.write(). */
   write(buf: Buffer, signal?: AbortSignal): Promise<undefined> {
     if (this.core.broken !== null) return rejected(this.core.broken);
+    if (this.writeSide !== 'open') return rejected(new ChannelStateError('Cannot write: the channel is shut down for writing'));
     // While connecting nothing is accepted: a write must not resolve before
     // the connection exists, or a refused connect would lose its bytes.
     let rest = buf;
@@ -293,7 +306,7 @@ export class StreamRole implements Levels {
 
   /** Hands bytes to the handle past the window: a subclass flushing its own buffer at close. */
   forceSend(data: Buffer): void {
-    if (!this.binding.destroyed) {
+    if (!this.binding.destroyed && this.writeSide === 'open') {
       this.#sentAny = true;
       this.binding.write(data);
     }
@@ -355,6 +368,7 @@ export class StreamRole implements Levels {
       this.#linger?.heard();
       return;
     }
+    if (this.readSide === 'taken') return; // shut down for reading: discarded
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
     if (this.#buffered >= this.#settings.readHighWaterMark && !this.#paused) {
@@ -370,6 +384,7 @@ export class StreamRole implements Levels {
       this.#linger?.heard();
       return true; // discarding until the peer ends
     }
+    if (this.readSide === 'taken') return true; // shut down for reading
     this.#chunks.push((this.#readBuffer as Buffer).subarray(0, count));
     this.#buffered += count;
     // Returning false pauses the handle: the buffer holds bytes not yet taken.
@@ -417,6 +432,46 @@ export class StreamRole implements Levels {
     this.#linger = null;
   }
 
+  // ---- half-close --------------------------------------------------------------
+
+  /**
+   * Shuts down one or both directions; see Channel.shutdown(). Reading:
+   * unread bytes go, input is read on and discarded (a peer that writes is
+   * not stalled), and the end counts as taken. Writing: write() calls still
+   * waiting are refused, and the end of stream follows every accepted byte.
+   */
+  shutdown(read: boolean, write: boolean): void {
+    if (read && this.readSide !== 'taken') {
+      this.readSide = 'taken';
+      this.#chunks = [];
+      this.#buffered = 0;
+      if (this.#paused) {
+        this.#paused = false;
+        this.binding.resume();
+      }
+    }
+    if (write && this.writeSide === 'open') {
+      this.writeSide = 'ending';
+      this.#refuseWaiting();
+      if (!this.binding.destroyed) {
+        this.binding.end(() => {
+          if (this.writeSide === 'ending') this.writeSide = 'ended';
+        });
+      }
+    }
+    this.core.signal();
+  }
+
+  #refuseWaiting(): void {
+    const writes = this.#writes;
+    if (writes.length === 0) return;
+    const reason = new ChannelStateError('Cannot write: the channel was shut down for writing before every byte was accepted');
+    const waiting = writes.slice(this.#writeHead) as PendingWrite[];
+    writes.length = 0;
+    this.#writeHead = 0;
+    for (const pending of waiting) pending.done.reject(reason);
+  }
+
   // ---- closing -----------------------------------------------------------------
 
   /** Resolves once the handle is released (at once unless the close lingers). */
@@ -437,7 +492,9 @@ export class StreamRole implements Levels {
   close(): void {
     const binding = this.binding;
     if (binding.destroyed) return;
-    if (!this.#sentAny || (binding.connecting && binding.writableLength === 0)) {
+    // An end of stream in flight is sent as bytes are: the close lingers for it.
+    const sent = this.#sentAny || this.writeSide !== 'open';
+    if (!sent || (binding.connecting && binding.writableLength === 0)) {
       binding.destroy();
       return;
     }
@@ -447,7 +504,7 @@ export class StreamRole implements Levels {
       binding.resume();
     }
     this.#linger = new Linger(binding, this.#settings);
-    binding.end();
+    if (this.writeSide === 'open') binding.end();
   }
 
   /** The abrupt close, after the core is marked closed: a reset where there is one. */
