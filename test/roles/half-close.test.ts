@@ -6,7 +6,8 @@ import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import {
-  AF_INET, AF_UNIX, Channel, ChannelClosedError, ChannelStateError, SHUT_RD, SHUT_RDWR, SHUT_WR, connect, listen,
+  AF_INET, AF_UNIX, Channel, ChannelClosedError, ChannelStateError, SHUT_RD, SHUT_RDWR, SHUT_WR, channelPair, connect,
+  listen,
 } from '../../src/index.js';
 import type { Address, ChannelMap, ChannelOptions, ShutdownHow } from '../../src/index.js';
 import { deadline } from '../helpers/deadline.js';
@@ -265,4 +266,21 @@ t.test('Channel.shutdown() refuses bad input and channels without a connection',
   t.throws(() => new Channel(null, map, { allowHalfOpen: 'yes' as unknown as boolean }),
     new TypeError('Invalid allowHalfOpen: expected a boolean, got "yes"'));
   server.close();
+});
+
+t.test('channelPair(): Channel.shutdown(SHUT_WR) on one end and allowHalfOpen on the other give a reply after the end', async (t) => {
+  const map = testMap(t);
+  const [a, b] = channelPair({ map, allowHalfOpen: true });
+  await a.write('question');
+  a.shutdown(SHUT_WR);
+  let asked = '';
+  for await (const chunk of b.chunks()) asked += chunk.toString();
+  t.equal(asked, 'question', 'b reads to a\'s end of stream');
+  t.equal(b.state, 'open', 'b stays open: half-open');
+  await b.write('answer');
+  b.close();
+  let answer = '';
+  for await (const chunk of a.chunks()) answer += chunk.toString();
+  t.equal(answer, 'answer', 'a, shut for writing, still reads the reply to its end');
+  a.close();
 });
