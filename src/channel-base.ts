@@ -48,7 +48,7 @@ export const socketMap = new ChannelMap();
  * const base: ChannelBase = new Channel();
  * ```
  */
-export class ChannelBase implements Front, Disposable {
+export class ChannelBase implements Front {
   /**
    * Unique id of this channel (a positive integer, never reused in the
    * process), its key in its map.
@@ -552,33 +552,8 @@ export class ChannelBase implements Front, Disposable {
     this.#stream?.forceSend(data);
   }
 
-  /**
-   * Closes the channel: `await using` support.
-   * @example
-   * ```ts
-   * await using channel = new Channel();
-   * ```
-   */
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.close();
-    return this[CORE].closed;
-  }
-
   /** @internal The stream role, for Channel's helpers. */
   get [STREAM](): StreamRole | null { return this.#stream; }
-
-  /**
-   * Closes the channel: `using` support (see {@link Channel.close}).
-   * @example
-   * ```ts
-   * using channel = new Channel();
-   * ```
-   */
-  [Symbol.dispose](): void {
-    this.close();
-  }
-
-  // ---- events and promise helpers -----------------------------------------
 
   /**
    * A short description, like Python's repr.

@@ -39,7 +39,30 @@ export { socketMap } from './channel-base.js';
  * }
  * ```
  */
-export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Channel>>, AsyncDisposable {
+export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Channel>>, Disposable, AsyncDisposable {
+  /**
+   * Closes the channel: `await using` support.
+   * @example
+   * ```ts
+   * await using channel = new Channel();
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return this[CORE].closed;
+  }
+
+  /**
+   * Closes the channel: `using` support (see {@link Channel.close}).
+   * @example
+   * ```ts
+   * using channel = new Channel();
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   /**
    * Bytes received and not yet taken by `recv()`.
    * @example

@@ -123,7 +123,6 @@ export class StreamRole implements Levels {
 
   get bufferedAmount(): number { return this.#buffered; }
   get pendingWrite(): number { return this.binding.writableLength; }
-  get broken(): boolean { return this.core.broken !== null; }
 
   // ---- levels ------------------------------------------------------------------
 
@@ -513,8 +512,6 @@ export class StreamRole implements Levels {
   }
 
   // ---- state for the front ---------------------------------------------------
-
-  get connecting(): boolean { return this.phase === 'connecting'; }
 
   /** Throws when bytes cannot be exchanged at all (no connection). */
   static needConnection(role: StreamRole | null, action: string): StreamRole {
