@@ -40,6 +40,100 @@ export { socketMap } from './channel-base.js';
  * ```
  */
 export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Channel>>, Disposable, AsyncDisposable {
+  #readInterest = true;
+  #writeInterest = false;
+
+  /**
+   * Whether `read` and `accept` events are reported (default `true`). Turn it
+   * off to stop hearing about input you do not want yet; bytes keep arriving
+   * up to the read high-water mark and then Node stops reading.
+   * @example
+   * ```ts
+   * channel.readInterest = false;
+   * ```
+   */
+  get readInterest(): boolean { return this.#readInterest; }
+
+  /**
+   * Turns `read` and `accept` events on or off; every consumer waiting on the
+   * channel is told at once.
+   * @param on - whether to report them
+   * @example
+   * ```ts
+   * declare const inbox: Buffer[]; // messages received and not yet handled
+   * channel.readInterest = inbox.length < 10;
+   * ```
+   */
+  set readInterest(on: boolean) {
+    this.#readInterest = on;
+    this[CORE].signal();
+  }
+
+  /**
+   * Whether `write` events are reported (default `false`, so a reader that
+   * ignores writes never spins). Turn it on while you have bytes to send and
+   * off once they are sent.
+   * @example
+   * ```ts
+   * let pending = Buffer.from('hello\n');
+   * channel.writeInterest = true;
+   * for await (const ev of channel) if (ev.type === 'write') { pending = pending.subarray(channel.send(pending)); channel.writeInterest = pending.length > 0; }
+   * ```
+   */
+  get writeInterest(): boolean { return this.#writeInterest; }
+
+  /**
+   * Turns `write` events on or off; every consumer waiting on the channel is
+   * told at once.
+   * @param on - whether to report them
+   * @example
+   * ```ts
+   * declare const pending: Buffer; // bytes not yet sent
+   * channel.writeInterest = pending.length > 0;
+   * ```
+   */
+  set writeInterest(on: boolean) {
+    this.#writeInterest = on;
+    this[CORE].signal();
+  }
+
+  /**
+   * Resolves once the channel is connected or listening (a listener's
+   * {@link Channel.addr} then holds its real port); rejects if it never gets
+   * there. Never an unhandled rejection, awaited or not.
+   * @example
+   * ```ts
+   * await server.opened; console.log(server.addr);
+   * ```
+   */
+  get opened(): Promise<undefined> { return this[CORE].opened; }
+
+  /**
+   * Hands bytes to the socket past the write window, for a subclass that
+   * flushes a buffer of its own as it closes (`DispatcherWithSend`). Nothing
+   * bounds them: use `send()` or `write()` otherwise.
+   * @param data - the bytes
+   * @example
+   * ```ts
+   * class Buffered extends Channel { flushAll(b: Buffer): void { this.forceSend(b); } }
+   * ```
+   */
+  protected forceSend(data: Buffer): void {
+    this[STREAM]?.forceSend(data);
+  }
+
+  /**
+   * A short description, like Python's repr.
+   * @example
+   * ```ts
+   * String(channel) // '<Channel open 127.0.0.1:4000 #3>'
+   * ```
+   */
+  override toString(): string {
+    const addr = this.addr === null ? '' : ` ${formatAddress(this.addr)}`;
+    return `<${this.constructor.name} ${this.state}${addr} #${this.id}>`;
+  }
+
   /**
    * Closes the channel: `await using` support.
    * @example

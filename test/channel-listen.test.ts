@@ -6,7 +6,7 @@ import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import {
-  AF_UNIX, AcceptQueueFullError, Channel, ChannelClosedError,
+  AF_INET6, AF_UNIX, AcceptQueueFullError, Channel, ChannelClosedError,
 } from '../src/index.js';
 import type { Address, ChannelEvent } from '../src/index.js';
 import { families, listener, client, testMap } from './helpers/net.js';
@@ -258,9 +258,10 @@ for (const fam of families) {
       const idle = new Channel(null, map);
       t.equal(String(idle), `<Channel idle #${idle.id}>`);
       const server = await listener(t, map, fam);
-      const where = fam.family === AF_UNIX
-        ? server.addr as string
-        : `${(server.addr as readonly [string, number])[0]}:${(server.addr as readonly [string, number])[1]}`;
+      const [host, port] = fam.family === AF_UNIX ? ['', 0] : server.addr as readonly [string, number];
+      // An IPv6 host is bracketed, as in a URL, so the port stays readable.
+      const where = fam.family === AF_UNIX ? server.addr as string
+        : fam.family === AF_INET6 ? `[${host}]:${port}` : `${host}:${port}`;
       t.equal(String(server), `<Channel listening ${where} #${server.id}>`);
       server.close();
       t.equal(String(server), `<Channel closed ${where} #${server.id}>`);

@@ -1,0 +1,42 @@
+// Real clients (openssl, socat, python3, curl ...) as test peers. A test that
+// needs one is skipped visibly, with the command that installs it, when the
+// client is missing; under CI (CI=true) it fails instead, so a missing client
+// can never pass for a green run.
+import { spawnSync } from 'node:child_process';
+import type { Test } from 'tap';
+
+/** Whether a test needing a client runs: tap's `skip` option, and the failure to report under CI. */
+export interface ClientCheck {
+  /** Pass as `{ skip }`: the reason (with the install command), or false. */
+  readonly skip: string | false;
+  /** Why the client cannot run, or false; under CI the test runs and must fail with it. */
+  readonly missing: string | false;
+}
+
+/**
+ * Checks for a client by running `probe` (which must exit 0).
+ * @param probe - the command and its arguments, e.g. `['socat', '-V']`
+ * @param pkg - the Debian package that provides it
+ */
+export function client(probe: readonly [string, ...string[]], pkg: string): ClientCheck {
+  const [command, ...args] = probe;
+  const ran = spawnSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+  const missing = ran.error === undefined && ran.status === 0
+    ? false
+    : `${command} is missing: install it (apt-get install -y --no-install-recommends ${pkg}) to run this test`;
+  return { skip: process.env.CI === 'true' ? false : missing, missing };
+}
+
+/**
+ * Fails the test when the client is missing (only reached under CI, where
+ * the test is not skipped); returns whether the test may go on.
+ */
+export function clientPresent(t: Test, check: ClientCheck): boolean {
+  if (check.missing === false) return true;
+  t.fail(check.missing);
+  return false;
+}
+
+export const OPENSSL = client(['openssl', 'version'], 'openssl');
+export const SOCAT = client(['socat', '-V'], 'socat');
+export const PYTHON = client(['python3', '-c', 'import socket, ssl'], 'python3');
