@@ -12,7 +12,7 @@
 // once connected. The bounds:
 //   live <= 2 x (what the marks let the style hold) + 2 MiB
 //   RSS  <= 2 x (what the marks let the style hold) + rssAllowance (32 MiB here)
-// test/backpressure.test.ts runs these same cases from source at 32 MiB, with
+// test/backpressure-send.test.ts and -receive.test.ts run these same cases from source at 32 MiB, with
 // its own Tuning (faster stalls, 4 MiB samples, a 16 MiB RSS allowance) and the
 // two controls (the `dump` style, and a read mark above the transfer).
 //
