@@ -144,8 +144,9 @@ export class StreamRole implements Levels {
     if (this.core.broken !== null && !wantsRead) return true;
     // Half-open, the end of input is not the end: writing may go on until
     // our side shuts down too.
-    const readDone = this.readSide === 'taken' || this.readSide === 'none';
-    return readDone && (this.#settings.allowHalfOpen !== true || this.writeSide !== 'open');
+    // A write-only stream is done once its write side is.
+    if (this.readSide === 'none') return this.writeSide !== 'open';
+    return this.readSide === 'taken' && (this.#settings.allowHalfOpen !== true || this.writeSide !== 'open');
   }
 
   ended(error: Error | null): void {
@@ -434,8 +435,11 @@ export class StreamRole implements Levels {
 
   /** The handle is released (closed, destroyed). */
   onRelease(): void {
-    // Writes still waiting can never go out: as a write to a closed connection, EPIPE.
-    if (this.#writes.length > 0 && this.core.life === 'active') {
+    // Writes still waiting can never go out: as a write to a closed connection,
+    // EPIPE. So it is for a write-only stream released by its owner (Node
+    // closes a child's stdin pipe once the child exits): its reader is gone.
+    const writeOnly = this.readSide === 'none' && this.writeSide === 'open';
+    if ((this.#writes.length > 0 || writeOnly) && this.core.life === 'active') {
       this.core.fail(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }), 'write');
     }
     this.closeSide = 'released';
