@@ -301,6 +301,9 @@ export abstract class ChannelBase implements Front {
     return stream;
   }
 
+  /** @internal The checked options of `channel`, for the transports that attach to it. */
+  static settingsOf(channel: ChannelBase): Settings { return channel.#settings; }
+
   /**
    * Kept for porting: Node already sets `SO_REUSEADDR` on every TCP listener,
    * so a restarted server can bind its port at once. Does nothing else.

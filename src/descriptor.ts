@@ -7,11 +7,10 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { Channel } from './channel.js';
 import { ChannelBase } from './channel-base.js';
-import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
-import type { ChannelOptions, Settings } from './channel-options.js';
+import type { ChannelOptions } from './channel-options.js';
 import type { ChannelMap } from './core/channel-map.js';
 import { ChannelStateError } from './errors.js';
-import { checkObject, isEmpty } from './internal/options.js';
+import { checkObject } from './internal/options.js';
 import { checkNonNegativeInteger, showValue } from './internal/validate.js';
 import { descriptorTransport, openFd, startDescriptor } from './transports/descriptor.js';
 import type { Ways } from './transports/descriptor.js';
@@ -33,6 +32,27 @@ import type { Ways } from './transports/descriptor.js';
 export type DescriptorSource = number | readonly [child: ChildProcess, index: number];
 
 /**
+ * The ways a descriptor channel goes: `false` turns one off (see {@link openDescriptor}).
+ * @example
+ * ```ts
+ * const readOnly: DescriptorWays = { writable: false };
+ * ```
+ */
+export interface DescriptorWays {
+  /**
+   * `false` makes the channel write-only: no `read` events, and `recv()`
+   * throws a {@link ChannelStateError}. Default: what the descriptor allows.
+   */
+  readable?: boolean | undefined;
+  /**
+   * `false` makes the channel read-only: no `write` events, and `send()`
+   * throws (`write()` rejects with) a {@link ChannelStateError}. Default:
+   * what the descriptor allows.
+   */
+  writable?: boolean | undefined;
+}
+
+/**
  * Options of {@link openDescriptor}: the channel's options, its map, and
  * the ways bytes go.
  * @example
@@ -40,21 +60,9 @@ export type DescriptorSource = number | readonly [child: ChildProcess, index: nu
  * const out = openDescriptor(1, { readable: false, writeHighWaterMark: 1 << 20 });
  * ```
  */
-export interface DescriptorOptions extends ChannelOptions {
+export interface DescriptorOptions extends ChannelOptions, DescriptorWays {
   /** The map the channel joins; default `socketMap`. */
   map?: ChannelMap;
-  /**
-   * `false` makes the channel write-only: no `read` events, and `recv()`
-   * throws a {@link ChannelStateError}. Default: what the descriptor allows
-   * (see {@link openDescriptor}).
-   */
-  readable?: boolean;
-  /**
-   * `false` makes the channel read-only: no `write` events, and `send()`
-   * throws (`write()` rejects with) a {@link ChannelStateError}. Default:
-   * what the descriptor allows (see {@link openDescriptor}).
-   */
-  writable?: boolean;
 }
 
 /** The ways a descriptor was opened for: its access mode where Linux tells it, else both. */
@@ -99,8 +107,7 @@ function childPipe(source: readonly unknown[]): { sock: net.Socket; ways: Ways }
  * opened, then wraps the descriptor (or takes over the child's pipe).
  * @internal For openDescriptor() and FileDispatcher.
  */
-export function attachDescriptor(channel: ChannelBase, source: DescriptorSource,
-  ways: { readonly readable?: unknown; readonly writable?: unknown }, settings: Settings): void {
+export function attachDescriptor(channel: ChannelBase, source: DescriptorSource, ways: DescriptorWays): void {
   const readable = checkWay('readable', ways.readable);
   const writable = checkWay('writable', ways.writable);
   let pipe: { sock: net.Socket | null; ways: Ways };
@@ -114,18 +121,16 @@ export function attachDescriptor(channel: ChannelBase, source: DescriptorSource,
   if (!use.readable && !use.writable) {
     throw new RangeError('Invalid options: a descriptor channel must be readable, writable or both');
   }
-  checkNoReadBuffer(settings.readBufferSize);
+  const settings = ChannelBase.settingsOf(channel);
+  if (settings.readBufferSize > 0) {
+    throw new TypeError('Invalid option readBufferSize: it applies to channels that connect(), not to descriptors');
+  }
   if (channel.state !== 'idle' || channel.family !== null) {
     throw new ChannelStateError(`Cannot open descriptor: the channel is ${channel.closing ? 'closed' : 'already in use'}`);
   }
   const sock = pipe.sock ?? openFd(source as number, use);
   const stream = ChannelBase.attach(channel, sock, descriptorTransport, '');
   startDescriptor(sock, stream, use, settings.idleTimeout);
-}
-
-/** The checked channel options, as a channel's constructor will check them. */
-export function descriptorSettings(options: ChannelOptions): Settings {
-  return isEmpty(options) ? DEFAULT_SETTINGS : checkOptions(options);
 }
 
 /**
@@ -177,8 +182,7 @@ export function descriptorSettings(options: ChannelOptions): Settings {
  */
 export function openDescriptor(source: DescriptorSource, options: DescriptorOptions = {}): Channel {
   const { map, readable, writable, ...channelOptions } = checkObject(options);
-  const settings = descriptorSettings(channelOptions);
-  const channel = new Channel(null, map ?? null, settings);
-  attachDescriptor(channel, source, { readable, writable }, settings);
+  const channel = new Channel(null, map ?? null, channelOptions);
+  attachDescriptor(channel, source, { readable, writable });
   return channel;
 }

@@ -55,7 +55,7 @@ export {
 export { BadDescriptorError } from './errors.js';
 export type { DescriptorKind, ErrorCode } from './errors.js';
 export { openDescriptor } from './descriptor.js';
-export type { DescriptorOptions, DescriptorSource } from './descriptor.js';
+export type { DescriptorOptions, DescriptorSource, DescriptorWays } from './descriptor.js';
 export { channelPair } from './pair.js';
 export type { ChannelPair, PairControl, PairOptions } from './pair.js';
 export { connect, listen } from './connect.js';

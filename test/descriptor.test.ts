@@ -186,7 +186,8 @@ t.test('openDescriptor() checks its options and the child\'s pipes', async (t) =
     new RangeError('Invalid options: a descriptor channel must be readable, writable or both'), 'stdin made read-only has no way left');
   t.throws(() => openDescriptor([proc, 1], { map, readable: 'yes' as unknown as boolean }),
     new TypeError('Invalid readable: expected a boolean, got "yes"'));
-  t.throws(() => openDescriptor([proc, 1], { map, readBufferSize: 4096 }), TypeError, 'readBufferSize is for connect()');
+  t.throws(() => openDescriptor([proc, 1], { map, readBufferSize: 4096 }),
+    new TypeError('Invalid option readBufferSize: it applies to channels that connect(), not to descriptors'));
   t.throws(() => openDescriptor([proc, 2], { map }), { name: 'TypeError', message: /stdio\[2\] is not a pipe/ }, 'an inherited stderr');
   t.throws(() => openDescriptor([proc, 9], { map }), TypeError, 'no such stdio');
   t.throws(() => openDescriptor([{}, 1] as unknown as DescriptorSource, { map }), /expected a descriptor or \[child, index\]/);

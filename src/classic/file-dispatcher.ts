@@ -1,6 +1,7 @@
 import type { ChannelMap } from '../core/channel-map.js';
-import { attachDescriptor, descriptorSettings } from '../descriptor.js';
-import type { DescriptorOptions, DescriptorSource } from '../descriptor.js';
+import { attachDescriptor } from '../descriptor.js';
+import type { DescriptorOptions, DescriptorSource, DescriptorWays } from '../descriptor.js';
+import { checkObject } from '../internal/options.js';
 import { Dispatcher } from './dispatcher.js';
 
 /**
@@ -56,26 +57,25 @@ export class FileDispatcher extends Dispatcher {
   constructor(source: DescriptorSource, map?: ChannelMap | null, options: Omit<DescriptorOptions, 'map'> = {}) {
     const { readable, writable, ...channelOptions } = options;
     super(null, map, channelOptions);
-    this.setFile(source, { readable, writable, ...channelOptions });
+    this.setFile(source, { readable, writable });
   }
 
   /**
    * Puts the dispatcher over `source` (Python's `set_file()`); the
    * constructor calls it.
    * @param source - a descriptor of this process, or `[child, index]`
-   * @param options - `readable`, `writable`, and the `idleTimeout` to apply
+   * @param ways - `readable: false` or `writable: false` to narrow the ways it goes
    * @throws as {@link openDescriptor}; ChannelStateError when the dispatcher
    *   already has a descriptor or socket
    * @example
    * ```ts
-   * class Late extends FileDispatcher {
-   *   constructor() { super(0); } // opens standard input
+   * class StdinReader extends FileDispatcher {
+   *   constructor() { super(0, null, { writable: false }); } // calls setFile(0, { writable: false })
    * }
    * ```
    */
-  setFile(source: DescriptorSource, options: Omit<DescriptorOptions, 'map'> = {}): void {
-    const { readable, writable, ...channelOptions } = options;
-    attachDescriptor(this, source, { readable, writable }, descriptorSettings(channelOptions));
+  setFile(source: DescriptorSource, ways: DescriptorWays = {}): void {
+    attachDescriptor(this, source, checkObject(ways));
     this.#fd = typeof source === 'number' ? source : null;
   }
 
