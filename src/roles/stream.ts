@@ -142,10 +142,10 @@ export class StreamRole implements Levels {
   finished(wantsRead: boolean): boolean {
     // A broken connection's remaining bytes come first, unless nobody reads.
     if (this.core.broken !== null && !wantsRead) return true;
-    // Half-open, the end of input is not the end: writing may go on until
-    // our side shuts down too.
     // A write-only stream is done once its write side is.
     if (this.readSide === 'none') return this.writeSide !== 'open';
+    // Half-open, the end of input is not the end: writing may go on until
+    // our side shuts down too.
     return this.readSide === 'taken' && (this.#settings.allowHalfOpen !== true || this.writeSide !== 'open');
   }
 
