@@ -258,7 +258,7 @@ export abstract class ChannelBase implements Front {
     checkSocketType(type);
     if (type === SOCK_DGRAM) throw new UnsupportedError('Cannot create socket: SOCK_DGRAM is not supported yet');
     this.#checkOpen('create socket');
-    if (this.#family !== null) throw new ChannelStateError('Cannot create socket: the channel already has one');
+    if (this.#family !== null || this.#stream !== null) throw new ChannelStateError('Cannot create socket: the channel already has one');
     this.#family = family;
     this.#map.set(this.id, this);
   }
@@ -300,6 +300,9 @@ export abstract class ChannelBase implements Front {
     channel.#map.set(channel.id, channel);
     return stream;
   }
+
+  /** @internal The checked options of `channel`, for the transports that attach to it. */
+  static settingsOf(channel: ChannelBase): Settings { return channel.#settings; }
 
   /**
    * Kept for porting: Node already sets `SO_REUSEADDR` on every TCP listener,
@@ -498,7 +501,10 @@ export abstract class ChannelBase implements Front {
 
   #needFamily(action: string): Family {
     this.#checkOpen(action);
-    if (this.#family === null) throw new ChannelStateError(`Cannot ${action}: call createSocket() first`);
+    if (this.#family === null) {
+      // A channel over a descriptor is open with no family: it never binds, listens or connects.
+      throw new ChannelStateError(`Cannot ${action}: ${this.#stream === null ? 'call createSocket() first' : `the channel is ${this.state}`}`);
+    }
     return this.#family;
   }
 

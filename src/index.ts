@@ -44,6 +44,7 @@ export type {
 export { Dispatcher } from './classic/dispatcher.js';
 export type { HandlerResult } from './classic/dispatch.js';
 export { DispatcherWithSend } from './classic/dispatcher-with-send.js';
+export { FileDispatcher } from './classic/file-dispatcher.js';
 export { closeAll } from './close-all.js';
 export { loop, Loop } from './classic/loop.js';
 export { EventLoop } from './loop.js';
@@ -51,7 +52,10 @@ export type { LoopOptions } from './loop.js';
 export {
   AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, IdleTimeoutError, UnsupportedError,
 } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export { BadDescriptorError } from './errors.js';
+export type { DescriptorKind, ErrorCode } from './errors.js';
+export { openDescriptor } from './descriptor.js';
+export type { DescriptorOptions, DescriptorSource, DescriptorWays } from './descriptor.js';
 export { channelPair } from './pair.js';
 export type { ChannelPair, PairControl, PairOptions } from './pair.js';
 export { connect, listen } from './connect.js';

@@ -2,8 +2,10 @@
 // the examples once, then run each compiled example over loopback and check
 // that it exits 0 having printed what the README says it prints. The README's
 // snippets are checked to be excerpts of those files, so the two cannot drift.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// The cat example is run with piped input instead, and its output compared byte for byte.
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -82,6 +84,47 @@ for (const { file, expect } of examples) {
     for (const pattern of expect) t.match(result.stdout, pattern);
   });
 }
+
+/** Runs the built cat example with `stdin` as its standard input; resolves with what it wrote and its exit. */
+function runCat(stdin: 'pipe' | number, input: Buffer | null): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const child = spawn(process.execPath, [path.join('build', 'examples', 'cat.js')], { cwd: root, stdio: [stdin, 'pipe', 'pipe'] });
+  const timer = setTimeout(() => { child.kill('SIGKILL'); }, 15_000);
+  const out: Buffer[] = [];
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => { out.push(chunk); });
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  if (input !== null) child.stdin?.end(input);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr });
+    });
+  });
+}
+
+t.test('examples/cat.ts copies a binary payload from stdin to stdout byte for byte, and exits 0', async (t) => {
+  const input = Buffer.alloc(384 * 1024);
+  for (let i = 0; i < input.length; i++) input[i] = (i * 31 + (i >> 9)) & 0xff;
+  const result = await runCat('pipe', input);
+  t.equal(result.stderr, '');
+  t.equal(result.code, 0);
+  t.equal(result.stdout.length, input.length);
+  t.ok(result.stdout.equals(input), 'the output is the input, byte for byte');
+});
+
+t.test('examples/cat.ts refuses a regular file as stdin with a clear message and exit status 2', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'asyncore-cat-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const file = path.join(dir, 'in.txt');
+  writeFileSync(file, 'a regular file\n');
+  const fd = openSync(file, 'r');
+  t.teardown(() => { closeSync(fd); });
+  const result = await runCat(fd, null);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /^cat: cannot use standard input: Cannot open descriptor 0: it is a regular file, not a pipe or a stream socket; use a pipe$/m);
+  t.equal(result.stdout.length, 0, 'nothing copied');
+});
 
 t.test('README.md code examples are excerpts of the example files they name', (t) => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');

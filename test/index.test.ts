@@ -3,10 +3,10 @@ import * as api from '../src/index.js';
 
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
-    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'Channel', 'ChannelBase', 'ChannelClosedError',
+    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'BadDescriptorError', 'Channel', 'ChannelBase', 'ChannelClosedError',
     'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow',
-    'IdleTimeoutError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
-    'formatAddress', 'listen', 'loop', 'socketMap',
+    'FileDispatcher', 'IdleTimeoutError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
+    'formatAddress', 'listen', 'loop', 'openDescriptor', 'socketMap',
   ]);
 });
 
@@ -17,6 +17,7 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.AcceptQueueFullError(3).code, 'ERR_ACCEPT_QUEUE_FULL');
   t.equal(new api.IdleTimeoutError(30).code, 'ERR_CHANNEL_IDLE_TIMEOUT');
   t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
+  t.equal(new api.BadDescriptorError(7, 'file').code, 'ERR_BAD_DESCRIPTOR');
   t.equal(new api.ExitNow().name, 'ExitNow');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);

@@ -52,11 +52,12 @@ export interface StreamSettings {
  * it sent; `released` once the handle is gone. The write side: `open`;
  * `ending` once `shutdown()` asked for the end of stream after the bytes
  * accepted; `ended` once it went to the kernel. A read side shut down
- * (`SHUT_RD`) counts as `taken`: its input is discarded.
+ * (`SHUT_RD`) counts as `taken`: its input is discarded. A one-way stream (a
+ * pipe's end) has no other side at all: `none`, its only state.
  */
 export type StreamPhase = 'connecting' | 'open';
-export type ReadSide = 'open' | 'ended' | 'taken';
-export type WriteSide = 'open' | 'ending' | 'ended';
+export type ReadSide = 'open' | 'ended' | 'taken' | 'none';
+export type WriteSide = 'open' | 'ending' | 'ended' | 'none';
 export type CloseSide = 'none' | 'lingering' | 'released';
 
 interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
@@ -141,6 +142,8 @@ export class StreamRole implements Levels {
   finished(wantsRead: boolean): boolean {
     // A broken connection's remaining bytes come first, unless nobody reads.
     if (this.core.broken !== null && !wantsRead) return true;
+    // A write-only stream is done once its write side is.
+    if (this.readSide === 'none') return this.writeSide !== 'open';
     // Half-open, the end of input is not the end: writing may go on until
     // our side shuts down too.
     return this.readSide === 'taken' && (this.#settings.allowHalfOpen !== true || this.writeSide !== 'open');
@@ -169,6 +172,7 @@ export class StreamRole implements Levels {
 
   recv(bufferSize: number): Buffer | null {
     if (this.#buffered === 0) {
+      if (this.readSide === 'none') throw new ChannelStateError('Cannot recv: the channel is write-only');
       if (this.readSide !== 'open' || this.core.broken !== null) {
         if (this.readSide !== 'taken') {
           this.readSide = 'taken';
@@ -261,7 +265,7 @@ export class StreamRole implements Levels {
   send(buf: Buffer): number {
     // Nothing is accepted before the connection exists (as a connecting
     // socket's send() fails in Python), nor while write() calls wait.
-    if (this.writeSide !== 'open') throw new ChannelStateError('Cannot send: the channel is shut down for writing');
+    if (this.writeSide !== 'open') throw new ChannelStateError(`Cannot send: ${this.#noWriting()}`);
     if (this.#writes.length > 0 || this.phase !== 'open') return 0;
     return this.#sendNow(buf);
   }
@@ -269,7 +273,7 @@ export class StreamRole implements Levels {
   /** Every byte, in call order, resolving once all are accepted; see Channel.write(). */
   write(buf: Buffer, signal?: AbortSignal): Promise<undefined> {
     if (this.core.broken !== null) return rejected(this.core.broken);
-    if (this.writeSide !== 'open') return rejected(new ChannelStateError('Cannot write: the channel is shut down for writing'));
+    if (this.writeSide !== 'open') return rejected(new ChannelStateError(`Cannot write: ${this.#noWriting()}`));
     // While connecting nothing is accepted: a write must not resolve before
     // the connection exists, or a refused connect would lose its bytes.
     let rest = buf;
@@ -283,6 +287,16 @@ export class StreamRole implements Levels {
     this.#writes.push(pending);
     if (signal !== undefined) this.#withdrawOnAbort(pending, signal);
     return pending.done.promise;
+  }
+
+  #noWriting(): string {
+    return this.writeSide === 'none' ? 'the channel is read-only' : 'the channel is shut down for writing';
+  }
+
+  /** Makes a one-way stream (a pipe's end): it has no read side, or no write side. */
+  oneWay(way: 'read' | 'write'): void {
+    if (way === 'read') this.writeSide = 'none';
+    else this.readSide = 'none';
   }
 
   /** An aborted write leaves the queue: its bytes not yet accepted are never sent. */
@@ -421,8 +435,11 @@ export class StreamRole implements Levels {
 
   /** The handle is released (closed, destroyed). */
   onRelease(): void {
-    // Writes still waiting can never go out: as a write to a closed connection, EPIPE.
-    if (this.#writes.length > 0 && this.core.life === 'active') {
+    // Writes still waiting can never go out: as a write to a closed connection,
+    // EPIPE. So it is for a write-only stream released by its owner (Node
+    // closes a child's stdin pipe once the child exits): its reader is gone.
+    const writeOnly = this.readSide === 'none' && this.writeSide === 'open';
+    if ((this.#writes.length > 0 || writeOnly) && this.core.life === 'active') {
       this.core.fail(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }), 'write');
     }
     this.closeSide = 'released';
@@ -440,7 +457,7 @@ export class StreamRole implements Levels {
    * waiting are refused, and the end of stream follows every accepted byte.
    */
   shutdown(read: boolean, write: boolean): void {
-    if (read && this.readSide !== 'taken') {
+    if (read && this.readSide !== 'taken' && this.readSide !== 'none') {
       this.readSide = 'taken';
       this.#chunks = [];
       this.#buffered = 0;
@@ -492,7 +509,7 @@ export class StreamRole implements Levels {
     const binding = this.binding;
     if (binding.destroyed) return;
     // An end of stream in flight is sent as bytes are: the close lingers for it.
-    const sent = this.#sentAny || this.writeSide !== 'open';
+    const sent = this.#sentAny || this.writeSide === 'ending' || this.writeSide === 'ended';
     if (!sent || (binding.connecting && binding.writableLength === 0)) {
       binding.destroy();
       return;
