@@ -130,7 +130,8 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * ```
    */
   override toString(): string {
-    const addr = this.addr === null ? '' : ` ${formatAddress(this.addr)}`;
+    const where = formatAddress(this.addr);
+    const addr = where === '' ? '' : ` ${where}`;
     return `<${this.constructor.name} ${this.state}${addr} #${this.id}>`;
   }
 

@@ -209,5 +209,5 @@ t.test('openDescriptor(): a descriptor channel cannot bind, listen, connect or a
   t.throws(() => channel.accept(), { ...open, message: 'Cannot accept: the channel is not listening' });
   t.throws(() => { channel.createSocket(); }, { ...open, message: 'Cannot create socket: the channel already has one' });
   t.throws(() => channel.connections(), open);
-  t.equal(String(channel), `<Channel open  #${channel.id}>`);
+  t.equal(String(channel), `<Channel open #${channel.id}>`, 'no address: none shown');
 });
