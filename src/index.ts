@@ -51,6 +51,9 @@ export type { LoopOptions } from './loop.js';
 export {
   AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, IdleTimeoutError, UnsupportedError,
 } from './errors.js';
+export { TlsCertificateError, TlsHandshakeError, TlsHandshakeTimeoutError, TlsHostnameError } from './errors.js';
+export type { StartTlsOptions, TlsOptions } from './tls-options.js';
+export type { TlsInfo } from './tls-info.js';
 export type { ErrorCode } from './errors.js';
 export { channelPair } from './pair.js';
 export type { ChannelPair, PairControl, PairOptions } from './pair.js';

@@ -5,7 +5,8 @@ t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
     'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'Channel', 'ChannelBase', 'ChannelClosedError',
     'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow',
-    'IdleTimeoutError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
+    'IdleTimeoutError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM',
+    'TlsCertificateError', 'TlsHandshakeError', 'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
     'formatAddress', 'listen', 'loop', 'socketMap',
   ]);
 });
@@ -18,6 +19,10 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.IdleTimeoutError(30).code, 'ERR_CHANNEL_IDLE_TIMEOUT');
   t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
   t.equal(new api.ExitNow().name, 'ExitNow');
+  t.equal(new api.TlsHandshakeError('x').code, 'ERR_TLS_HANDSHAKE');
+  t.equal(new api.TlsHandshakeTimeoutError(1).code, 'ERR_TLS_HANDSHAKE_TIMEOUT');
+  t.equal(new api.TlsCertificateError('CERT_HAS_EXPIRED').code, 'ERR_TLS_CERTIFICATE');
+  t.equal(new api.TlsHostnameError('x').code, 'ERR_TLS_HOSTNAME');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });

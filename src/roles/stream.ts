@@ -59,7 +59,8 @@ export type ReadSide = 'open' | 'ended' | 'taken';
 export type WriteSide = 'open' | 'ending' | 'ended';
 export type CloseSide = 'none' | 'lingering' | 'released';
 
-interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
+// A barrier (STARTTLS) holds back the writes behind it until the new layer is in place.
+interface PendingWrite { data: Buffer; readonly done: Deferred<undefined>; readonly barrier?: true }
 
 const EMPTY = Buffer.alloc(0);
 // Finished writes leave the queue by moving its head; the slots before the
@@ -84,7 +85,8 @@ export class StreamRole implements Levels {
   // eslint-disable-next-line @typescript-eslint/class-literal-property-style
   get readKind(): 'read' { return 'read'; }
   readonly core: Core;
-  readonly binding: StreamBinding;
+  /** The handle; replaced once, by rebind(), when TLS starts over the connection. */
+  binding: StreamBinding;
   readonly #transport: StreamTransport;
   readonly #settings: StreamSettings;
   phase: StreamPhase;
@@ -107,6 +109,9 @@ export class StreamRole implements Levels {
   #afterWrite: (() => void) | null = null;
   #released: Deferred<undefined> | null = null;
   #linger: Linger | null = null;
+  /** True while STARTTLS runs: no read or write readiness, writes wait behind the barrier. */
+  upgrading = false;
+  #barrierPassing = false;
 
   constructor(core: Core, binding: StreamBinding, transport: StreamTransport, settings: StreamSettings, phase: StreamPhase) {
     this.core = core;
@@ -127,13 +132,14 @@ export class StreamRole implements Levels {
   // ---- levels ------------------------------------------------------------------
 
   readReady(): boolean {
+    if (this.upgrading) return false;
     return this.#buffered > 0 || (this.readSide === 'ended' && this.core.broken === null);
   }
 
   writeReady(front: Front): boolean {
     // The interest after the cheap checks: an idle dispatcher's writable() is
     // asked only while a write could happen; the handle is touched last.
-    return this.phase === 'open' && this.core.broken === null && this.writeSide === 'open'
+    return this.phase === 'open' && !this.upgrading && this.core.broken === null && this.writeSide === 'open'
       && (this.readSide !== 'taken' || this.#settings.allowHalfOpen === true)
       && front.writeInterest && this.binding.writableLength < this.#settings.writeHighWaterMark;
   }
@@ -168,6 +174,8 @@ export class StreamRole implements Levels {
   // ---- reading -----------------------------------------------------------------
 
   recv(bufferSize: number): Buffer | null {
+    // While STARTTLS runs, received bytes belong to the TLS layer.
+    if (this.upgrading) return null;
     if (this.#buffered === 0) {
       if (this.readSide !== 'open' || this.core.broken !== null) {
         if (this.readSide !== 'taken') {
@@ -334,6 +342,10 @@ export class StreamRole implements Levels {
     const writes = this.#writes;
     while (this.#writeHead < writes.length) {
       const head = writes[this.#writeHead] as PendingWrite;
+      if (head.barrier === true) {
+        this.#passBarrier(head);
+        break;
+      }
       const sent = this.#sendNow(head.data);
       if (sent < head.data.length) {
         head.data = head.data.subarray(sent);
@@ -350,6 +362,66 @@ export class StreamRole implements Levels {
       writes.splice(0, done);
       this.#writeHead = 0;
     }
+  }
+
+  // ---- STARTTLS -----------------------------------------------------------------
+
+  /**
+   * Starts an upgrade: read and write readiness stop, and writes made from
+   * now on wait. Resolves once every byte accepted before is flushed to the
+   * handle's kernel side, so that it goes out in plaintext ahead of the
+   * handshake; rejects when the channel breaks or closes first.
+   */
+  beginUpgrade(): Promise<undefined> {
+    this.upgrading = true;
+    const barrier: PendingWrite = { data: EMPTY, done: deferred<undefined>(true), barrier: true };
+    this.#writes.push(barrier);
+    if (this.#writeHead === this.#writes.length - 1) this.#pumpWrites();
+    this.core.signal();
+    return barrier.done.promise;
+  }
+
+  #passBarrier(barrier: PendingWrite): void {
+    // Once the handle has flushed all it was given; an empty write's callback
+    // runs after those before it.
+    if (this.binding.destroyed || this.#barrierPassing) return;
+    this.#barrierPassing = true;
+    this.binding.write(EMPTY, (error) => {
+      if (error === null || error === undefined) barrier.done.resolve(undefined);
+      else barrier.done.reject(error);
+    });
+  }
+
+  /** Takes the bytes received and not yet taken: they now belong to the layer above the handle. */
+  takeUnread(): Buffer {
+    const unread = Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#paused = false;
+    return unread;
+  }
+
+  /** Moves the stream onto a new handle over the same connection (TLS over TCP). */
+  rebind(binding: StreamBinding): void {
+    this.binding = binding;
+    this.#readBuffer = null;
+  }
+
+  /** Ends an upgrade: the writes behind the barrier go to the new handle. */
+  endUpgrade(): void {
+    if (!this.upgrading) return;
+    this.upgrading = false;
+    this.#barrierPassing = false;
+    const writes = this.#writes;
+    if (writes[this.#writeHead]?.barrier === true) writes[this.#writeHead++] = undefined;
+    if (this.core.life !== 'closed') this.#pumpWrites();
+    this.core.signal();
+  }
+
+  /** An upgrade or a TLS connect failed: the channel breaks, reported as a `connect` failure. */
+  failHandshake(error: CodedError): void {
+    this.upgrading = false;
+    this.core.fail(error, 'connect');
   }
 
   // ---- events from the transport -------------------------------------------
