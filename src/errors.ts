@@ -293,7 +293,21 @@ export class TlsHandshakeError extends Error {
  * ```
  */
 export class TlsHandshakeTimeoutError extends TlsHandshakeError {
+  /**
+   * Always `'ERR_TLS_HANDSHAKE_TIMEOUT'`.
+   * @example
+   * ```ts
+   * if ((err as TlsHandshakeTimeoutError).code === 'ERR_TLS_HANDSHAKE_TIMEOUT') console.error('peer too slow');
+   * ```
+   */
   override readonly code = 'ERR_TLS_HANDSHAKE_TIMEOUT';
+  /**
+   * Always `'TlsHandshakeTimeoutError'`.
+   * @example
+   * ```ts
+   * String(err) // 'TlsHandshakeTimeoutError: ...'
+   * ```
+   */
   override readonly name = 'TlsHandshakeTimeoutError';
 
   /**
@@ -324,7 +338,21 @@ export class TlsHandshakeTimeoutError extends TlsHandshakeError {
  * ```
  */
 export class TlsCertificateError extends TlsHandshakeError {
+  /**
+   * Always `'ERR_TLS_CERTIFICATE'`.
+   * @example
+   * ```ts
+   * if ((err as TlsCertificateError).code === 'ERR_TLS_CERTIFICATE') console.error('untrusted peer');
+   * ```
+   */
   override readonly code = 'ERR_TLS_CERTIFICATE';
+  /**
+   * Always `'TlsCertificateError'`.
+   * @example
+   * ```ts
+   * String(err) // 'TlsCertificateError: ...'
+   * ```
+   */
   override readonly name = 'TlsCertificateError';
   /**
    * OpenSSL's verification code, e.g. `'CERT_HAS_EXPIRED'`.
@@ -361,6 +389,20 @@ export class TlsCertificateError extends TlsHandshakeError {
  * ```
  */
 export class TlsHostnameError extends TlsHandshakeError {
+  /**
+   * Always `'ERR_TLS_HOSTNAME'`.
+   * @example
+   * ```ts
+   * if ((err as TlsHostnameError).code === 'ERR_TLS_HOSTNAME') console.error('wrong host');
+   * ```
+   */
   override readonly code = 'ERR_TLS_HOSTNAME';
+  /**
+   * Always `'TlsHostnameError'`.
+   * @example
+   * ```ts
+   * String(err) // 'TlsHostnameError: ...'
+   * ```
+   */
   override readonly name = 'TlsHostnameError';
 }

@@ -70,7 +70,6 @@ export class TlsAcceptor implements SocketGate {
     }, () => {
       this.#inFlight.delete(sock);
       this.#failed++;
-      sock.on('error', ignore);
       sock.destroy();
     });
   }

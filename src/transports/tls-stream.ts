@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { CodedError } from '../core/events.js';
 import { ChannelClosedError, TlsCertificateError, TlsHandshakeError, TlsHandshakeTimeoutError, TlsHostnameError } from '../errors.js';
+import { noop } from '../internal/deferred.js';
 import type { StreamRole } from '../roles/stream.js';
 import { RAW, attachSocket, detachSocket } from './net-stream.js';
 
@@ -65,6 +66,9 @@ export function wrapSocket(raw: net.Socket, unread: Buffer, setup: TlsSetup): tl
     ? new tls.TLSSocket(raw, { ...setup.options, isServer: true })
     : tls.connect({ ...setup.options, socket: raw });
   (sock as tls.TLSSocket & { [RAW]?: net.Socket })[RAW] = raw;
+  // Heard for the socket's whole life: between the handshake's listeners and
+  // the role's (or the accept queue's), no 'error' may go unheard.
+  sock.on('error', noop);
   return sock;
 }
 
