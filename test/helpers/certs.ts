@@ -24,6 +24,8 @@ export interface Certs {
   readonly otherCert: string;
   /** The other authority (PEM). */
   readonly otherCa: string;
+  /** A localhost leaf signed by `ca` that expired a day ago (with `key`). */
+  readonly expiredCert: string;
   /** `key` encrypted with the passphrase 'secret'. */
   readonly encryptedKey: string;
 }
@@ -38,11 +40,11 @@ function authority(dir: string, name: string): void {
     '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '2', '-subj', `/CN=asyncore test ${name}`]);
 }
 
-function leaf(dir: string, name: string, issuer: string): void {
+function leaf(dir: string, name: string, issuer: string, days = '2'): void {
   openssl(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', '/CN=localhost']);
   openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`,
-    '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', 'san.ext']);
+    '-CAcreateserial', '-out', `${name}.pem`, '-days', days, '-extfile', 'san.ext']);
 }
 
 let made: Certs | null = null;
@@ -57,6 +59,9 @@ export function certs(): Certs {
   authority(dir, 'other-ca');
   leaf(dir, 'leaf', 'ca');
   leaf(dir, 'other', 'other-ca');
+  // -days -1: valid from now, expired since yesterday.
+  openssl(dir, ['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+    '-out', 'expired.pem', '-days', '-1', '-extfile', 'san.ext']);
   openssl(dir, ['pkey', '-in', 'leaf.key', '-out', 'leaf-enc.key', '-aes256', '-passout', 'pass:secret']);
   const read = (file: string): string => readFileSync(join(dir, file), 'utf8');
   made = {
@@ -71,6 +76,7 @@ export function certs(): Certs {
     otherCert: read('other.pem'),
     otherCa: read('other-ca.pem'),
     encryptedKey: read('leaf-enc.key'),
+    expiredCert: read('expired.pem'),
   };
   return made;
 }

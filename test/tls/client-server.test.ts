@@ -14,7 +14,7 @@ import type { ChannelMap, ListenOptions, TlsOptions } from '../../src/index.js';
 import { certs } from '../helpers/certs.js';
 import { OPENSSL, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
-import { testMap } from '../helpers/net.js';
+import { families, testMap } from '../helpers/net.js';
 
 const skip = OPENSSL.skip;
 
@@ -136,6 +136,14 @@ t.test('certificate and host name failures are typed errors reported as connect 
   })(), 'events');
   t.same(events, ['error connect ERR_TLS_CERTIFICATE', 'close']);
   await t.rejects(client.opened, TlsCertificateError);
+
+  // An expired certificate from a trusted authority.
+  const stale = await listen(['127.0.0.1', 0], { map: testMap(t), tls: { key: c.key, cert: c.expiredCert } });
+  t.teardown(() => { stale.close(); });
+  const expired = await connect(['127.0.0.1', stale.port ?? 0], { map: testMap(t), tls: { servername: 'localhost', ca: c.ca } })
+    .then(() => null, (error: unknown) => error);
+  t.type(expired, TlsCertificateError);
+  t.equal((expired as TlsCertificateError).reason, 'CERT_HAS_EXPIRED');
 
   // Without rejectUnauthorized the connection is made and says why it is not authorized.
   const lax = await connect(['127.0.0.1', port], { map: testMap(t), tls: { servername: 'localhost', rejectUnauthorized: false } });
@@ -274,3 +282,27 @@ t.test('startTls() refuses channels that cannot upgrade', { skip }, async (t) =>
   left.close();
   right.close();
 });
+
+for (const fam of families) {
+  t.test(`connect() and listen() with tls over ${fam.name}`, { skip }, async (t) => {
+    if (!clientPresent(t, OPENSSL)) return;
+    const c = certs();
+    const map = testMap(t);
+    const server = await listen(fam.listenAddress(t), { map, family: fam.family, tls: { key: c.key, cert: c.cert } });
+    t.teardown(() => { server.close(); });
+    const conn = await deadline(connect(server.addr ?? '', { map, family: fam.family, tls: { servername: 'localhost', ca: c.ca } }), 'connect');
+    t.teardown(() => { conn.close(); });
+    for await (const accepted of server.connections()) {
+      t.teardown(() => { accepted.close(); });
+      await conn.write('over tls');
+      let got = '';
+      for await (const chunk of accepted.chunks()) {
+        got += chunk.toString();
+        if (got.length >= 8) break;
+      }
+      t.equal(got, 'over tls');
+      t.equal(accepted.tls?.protocol, 'TLSv1.3');
+      break;
+    }
+  });
+}
