@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import t from 'tap';
 import type { Test } from 'tap';
-import { TlsCertificateError, connect, listen } from '../../src/index.js';
+import { AF_INET, Dispatcher, TlsCertificateError, connect, listen, loop } from '../../src/index.js';
 import type { Channel } from '../../src/index.js';
 import { certs } from '../helpers/certs.js';
 import { OPENSSL, clientPresent } from '../helpers/clients.js';
@@ -108,4 +108,30 @@ t.test('connect() with tls talks to openssl s_server, and refuses it with an unk
   const error = await deadline(connect(['127.0.0.1', port], { map: testMap(t), tls: { servername: 'localhost', ca: c.otherCa } })
     .then(() => null, (e: unknown) => e), 'refused');
   t.type(error, TlsCertificateError);
+});
+
+t.test('a Dispatcher client with the tls option talks to openssl s_server', { skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const c = certs();
+  const server = openssl(t, ['s_server', '-accept', '127.0.0.1:0', '-cert', c.certPath, '-key', c.keyPath, '-rev', '-naccept', '1']);
+  const port = Number((await deadline(stdoutMatch(server, /ACCEPT 127\.0\.0\.1:(\d+)/), 's_server listening'))[1]);
+  const map = testMap(t);
+  const seen: string[] = [];
+  class Client extends Dispatcher {
+    reply = '';
+    override handleConnect(): void {
+      seen.push(`connect ${this.tls?.protocol ?? 'no session'}`);
+      this.send('live\n');
+    }
+    override handleRead(): void {
+      this.reply += this.recv(100)?.toString() ?? '';
+      if (this.reply.endsWith('\n')) this.close();
+    }
+  }
+  const client = new Client(null, map, { tls: { servername: 'localhost', ca: c.ca } });
+  client.createSocket(AF_INET);
+  client.connect(['127.0.0.1', port]);
+  await deadline(Promise.resolve(loop({ map })), 'the loop ends once the client closes');
+  t.same(seen, ['connect TLSv1.3']);
+  t.equal(client.reply, 'evil\n');
 });
