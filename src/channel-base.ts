@@ -23,6 +23,9 @@ import { StreamRole } from './roles/stream.js';
 import type { StreamBinding, StreamTransport } from './roles/stream.js';
 import { NetListener, adoptSocket, listenNet, peerAddress, queuedAddress } from './transports/net-listener.js';
 import { connectNet, startAccepted, transportFor } from './transports/net-stream.js';
+import { listenTls } from './transports/tls-listener.js';
+import { connectSecure } from './transports/tls-stream.js';
+import { clientSetup, serverSetup } from './tls-options.js';
 
 let nextId = 1;
 
@@ -357,10 +360,10 @@ export abstract class ChannelBase implements Front {
     if (backlog < 0) throw new RangeError(`Invalid backlog: expected 0 or more, got ${backlog}`);
     const family = this.#needFamily('listen');
     if (this.state !== 'idle') throw new ChannelStateError(`Cannot listen: the channel is ${this.state}`);
-    const core = this[CORE];
-    this.#listener = listenNet(core, this.#settings.acceptQueueLimit, family, this.#bound, backlog, (where) => {
-      this.#addr = where ?? this.#addr ?? '';
-    });
+    const tls = this.#settings.tls;
+    const listening = (where: Address | null): void => { this.#addr = where ?? this.#addr ?? ''; };
+    const args = [this[CORE], this.#settings.acceptQueueLimit, family, this.#bound, backlog, listening] as const;
+    this.#listener = tls === null ? listenNet(...args) : listenTls(serverSetup(tls), ...args);
   }
 
   /**
@@ -381,7 +384,10 @@ export abstract class ChannelBase implements Front {
     const checked = checkAddress(family, address);
     if (this.state !== 'idle') throw new ChannelStateError(`Cannot connect: the channel is ${this.state}`);
     this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
-    this.#stream = connectNet(this[CORE], this.#settings, family, checked, this.#bound);
+    const tls = this.#settings.tls;
+    const host = typeof checked === 'string' || checked.host === '' ? 'localhost' : checked.host;
+    const secure = tls === null ? undefined : connectSecure(clientSetup(tls, host));
+    this.#stream = connectNet(this[CORE], this.#settings, family, checked, this.#bound, secure);
   }
 
   /**

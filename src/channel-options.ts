@@ -2,6 +2,8 @@
 // checked set is frozen and shared by every channel made with it (every
 // connection of one connections() call), rather than copied into each.
 import { checkPositiveInteger, checkSeconds, showValue } from './internal/validate.js';
+import { checkTls } from './tls-options.js';
+import type { TlsOptions, TlsSettings } from './tls-options.js';
 
 /**
  * Tuning of one channel; every field has a default.
@@ -115,6 +117,18 @@ export interface ChannelOptions {
    * ```
    */
   allowHalfOpen?: boolean;
+  /**
+   * TLS ({@link TlsOptions}): a channel that connects makes the handshake
+   * before its `connect` event; a listener hands out only connections whose
+   * handshake is done. Ignored for accepted channels (the listener's applies).
+   * Not with `readBufferSize`. Default none (plain TCP).
+   * @example
+   * ```ts
+   * declare const caPem: string; // the certificate authority that signed the server's certificate
+   * const client = new Channel(null, map, { tls: { servername: 'localhost', ca: caPem } });
+   * ```
+   */
+  tls?: TlsOptions;
 }
 
 const DEFAULT_HWM = 64 * 1024;
@@ -123,7 +137,7 @@ const DEFAULT_CLOSE_TIMEOUT = 30;
 const DEFAULT_LINGER_TIMEOUT = 5;
 
 /** Checked options with every default filled in. */
-export type Settings = Readonly<Required<ChannelOptions>>;
+export type Settings = Readonly<Required<Omit<ChannelOptions, 'tls'>>> & { readonly tls: TlsSettings | null };
 
 function checkIdleTimeout(value: unknown): number {
   const seconds = checkSeconds('idleTimeout', value);
@@ -161,7 +175,11 @@ export function checkOptions(value: unknown): Settings {
       ? 0 : checkPositiveInteger('readBufferSize', options.readBufferSize),
     idleTimeout: options.idleTimeout === undefined ? 0 : checkIdleTimeout(options.idleTimeout),
     allowHalfOpen: options.allowHalfOpen === undefined ? false : checkBoolean('allowHalfOpen', options.allowHalfOpen),
+    tls: options.tls === undefined ? null : checkTls(options.tls),
   });
+  if (settings.tls !== null && settings.readBufferSize > 0) {
+    throw new TypeError('Invalid option readBufferSize: not available with tls');
+  }
   checked.add(settings);
   return settings;
 }

@@ -16,7 +16,11 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_ACCEPT_QUEUE_FULL'
   | 'ERR_CHANNEL_IDLE_TIMEOUT'
-  | 'ERR_BAD_DESCRIPTOR';
+  | 'ERR_BAD_DESCRIPTOR'
+  | 'ERR_TLS_HANDSHAKE'
+  | 'ERR_TLS_HANDSHAKE_TIMEOUT'
+  | 'ERR_TLS_CERTIFICATE'
+  | 'ERR_TLS_HOSTNAME';
 
 /**
  * The channel was closed locally before the operation could complete: a

@@ -8,7 +8,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import tls from 'node:tls';
 import t from 'tap';
+import { OPENSSL, clientPresent } from './helpers/clients.js';
+import { deadline } from './helpers/deadline.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -146,4 +149,32 @@ t.test('README.md code examples are excerpts of the example files they name', (t
     t.same(missing, [], `${file} holds every line of its README snippet, in order`);
   }
   t.end();
+});
+
+t.test('examples/tls-echo.ts prints its address, echoes over TLS, and exits 0 on SIGTERM', { skip: OPENSSL.skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const child = spawn(process.execPath, [path.join('build', 'examples', 'tls-echo.js'), '--port', '0'], { cwd: root });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve) => { child.once('exit', resolve); });
+  let stdout = '';
+  const line = await deadline(new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('\n')) resolve(stdout);
+    });
+    child.once('exit', () => { reject(new Error(`exited before listening: ${stdout}`)); });
+  }), 'listening');
+  const match = /^listening 127\.0\.0\.1:(\d+)\n$/.exec(line);
+  t.ok(match, `one line: ${JSON.stringify(line)}`);
+  const sock = tls.connect({ port: Number(match?.[1]), host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
+  t.teardown(() => { sock.destroy(); });
+  sock.write('echo me');
+  const echoed = await deadline(new Promise<string>((resolve, reject) => {
+    sock.once('data', (chunk: Buffer) => { resolve(chunk.toString()); });
+    sock.once('error', reject);
+  }), 'echo');
+  t.equal(echoed, 'echo me');
+  child.kill('SIGTERM');
+  t.equal(await deadline(exited, 'exit'), 0);
+  t.equal(stdout, line, 'nothing else printed');
 });

@@ -3,9 +3,11 @@ import * as api from '../src/index.js';
 
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
-    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'BadDescriptorError', 'Channel', 'ChannelBase', 'ChannelClosedError',
-    'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow',
-    'FileDispatcher', 'IdleTimeoutError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
+    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'BadDescriptorError', 'Channel', 'ChannelBase',
+    'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher',
+    'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'IdleTimeoutError', 'Loop', 'SHUT_RD',
+    'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'TlsCertificateError', 'TlsHandshakeError',
+    'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
     'formatAddress', 'listen', 'loop', 'openDescriptor', 'socketMap',
   ]);
 });
@@ -19,6 +21,10 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
   t.equal(new api.BadDescriptorError(7, 'file').code, 'ERR_BAD_DESCRIPTOR');
   t.equal(new api.ExitNow().name, 'ExitNow');
+  t.equal(new api.TlsHandshakeError('x').code, 'ERR_TLS_HANDSHAKE');
+  t.equal(new api.TlsHandshakeTimeoutError(1).code, 'ERR_TLS_HANDSHAKE_TIMEOUT');
+  t.equal(new api.TlsCertificateError('CERT_HAS_EXPIRED').code, 'ERR_TLS_CERTIFICATE');
+  t.equal(new api.TlsHostnameError('x').code, 'ERR_TLS_HOSTNAME');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });
