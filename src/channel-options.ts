@@ -14,7 +14,8 @@ export interface ChannelOptions {
   /**
    * Bytes received and not yet taken by `recv()` at which Node stops reading
    * from the kernel until `recv()` takes them below it. A positive integer;
-   * default 65536.
+   * default 65536. On a datagram channel: bytes of received datagrams
+   * waiting, at or past which new ones are dropped (see `datagramLimit`).
    * @example
    * ```ts
    * new Channel(sock, map, { readHighWaterMark: 16 * 1024 })
@@ -24,7 +25,8 @@ export interface ChannelOptions {
   /**
    * Bytes accepted and not yet flushed to the kernel at which `send()` accepts
    * nothing more; `send()` takes only what fits under it. A positive integer;
-   * default 65536.
+   * default 65536. On a datagram channel: bytes of datagrams sent and not yet
+   * handed to the kernel, at or past which `sendTo()` refuses whole datagrams.
    * @example
    * ```ts
    * new Channel(sock, map, { writeHighWaterMark: 1 << 20 })
@@ -115,10 +117,24 @@ export interface ChannelOptions {
    * ```
    */
   allowHalfOpen?: boolean;
+  /**
+   * Datagrams a datagram channel holds in each direction: received ones
+   * waiting for `recvFrom()` (beyond it, or beyond `readHighWaterMark` bytes,
+   * arrivals are dropped and counted in {@link Channel.droppedDatagrams}),
+   * and sent ones not yet handed to the kernel (beyond it, or beyond
+   * `writeHighWaterMark` bytes, `sendTo()` refuses and returns 0). A
+   * positive integer; default 1024.
+   * @example
+   * ```ts
+   * const udp = new Channel(null, map, { datagramLimit: 4096, readHighWaterMark: 1 << 20 });
+   * ```
+   */
+  datagramLimit?: number;
 }
 
 const DEFAULT_HWM = 64 * 1024;
 const DEFAULT_ACCEPT_QUEUE_LIMIT = 1024;
+const DEFAULT_DATAGRAM_LIMIT = 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30;
 const DEFAULT_LINGER_TIMEOUT = 5;
 
@@ -161,6 +177,8 @@ export function checkOptions(value: unknown): Settings {
       ? 0 : checkPositiveInteger('readBufferSize', options.readBufferSize),
     idleTimeout: options.idleTimeout === undefined ? 0 : checkIdleTimeout(options.idleTimeout),
     allowHalfOpen: options.allowHalfOpen === undefined ? false : checkBoolean('allowHalfOpen', options.allowHalfOpen),
+    datagramLimit: options.datagramLimit === undefined
+      ? DEFAULT_DATAGRAM_LIMIT : checkPositiveInteger('datagramLimit', options.datagramLimit),
   });
   checked.add(settings);
   return settings;
@@ -187,6 +205,7 @@ export function checkNoReadBuffer(readBufferSize: number): void {
  *  ├───listen()───▶ listening ──close(), or failure: error, then close event───────▶ closed
  *  └───close()─────────────────────────────────────────────────────────────────────▶ closed
  * accepted socket ──new Channel(sock)──▶ open
+ * createSocket(family, SOCK_DGRAM) ──▶ open (a datagram channel: never connecting nor listening)
  * ```
  *
  * "close event": once a consumer was handed `close`, its next pull (or
