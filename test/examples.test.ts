@@ -2,11 +2,13 @@
 // the examples once, then run each compiled example over loopback and check
 // that it exits 0 having printed what the README says it prints. The README's
 // snippets are checked to be excerpts of those files, so the two cannot drift.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { deadline } from './helpers/deadline.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -104,3 +106,36 @@ t.test('README.md code examples are excerpts of the example files they name', (t
   }
   t.end();
 });
+
+for (const [name, host, type] of [['IPv4', '127.0.0.1', 'udp4'], ['IPv6', '::1', 'udp6']] as const) {
+  t.test(`examples/udp-echo.ts (${name}) prints one listening line, echoes datagrams, exits 0 on SIGTERM`, async (t) => {
+    const child = spawn(process.execPath, [path.join('build', 'examples', 'udp-echo.js'), '--host', host, '--port', '0'], { cwd: root });
+    t.teardown(() => { child.kill('SIGKILL'); });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exited = new Promise<[number | null, string | null]>((resolve) => {
+      child.once('exit', (code, signal) => { resolve([code, signal]); });
+    });
+    const line = await deadline(new Promise<string>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(stdout.slice(0, stdout.indexOf('\n')));
+      });
+    }), 'the listening line');
+    const match = /^listening (\[::1\]|127\.0\.0\.1):(\d+)$/.exec(line);
+    t.ok(match, `the listening line: ${line}`);
+    const port = Number(match?.[2]);
+    const peer = dgram.createSocket(type);
+    t.teardown(() => { peer.close(); });
+    // Request and reply, re-sent until the reply comes: a lost datagram only slows it.
+    const reply = new Promise<string>((resolve) => { peer.once('message', (data) => { resolve(data.toString()); }); });
+    peer.send('echo me', port, host);
+    const resend = setInterval(() => { peer.send('echo me', port, host); }, 1000);
+    t.teardown(() => { clearInterval(resend); });
+    t.equal(await deadline(reply, 'the echo'), 'echo me');
+    child.kill('SIGTERM');
+    t.same(await deadline(exited, 'the example to exit'), [0, null], `exit code 0${stderr === '' ? '' : `; stderr:\n${stderr}`}`);
+    t.equal(stdout, line + '\n', 'exactly one line');
+  });
+}
