@@ -114,8 +114,8 @@ for (let round = 1; round <= rounds; round++) {
       const sample = await measure(server, load);
       raw ??= sample;
       const key = `${load.name}|${server.name}`;
-      (samples.get(key) ?? samples.set(key, []).get(key) as Sample[]).push(sample);
-      (ratios.get(key) ?? ratios.set(key, []).get(key) as number[]).push(sample.perCpuSecond / raw.perCpuSecond);
+      (samples.get(key) ?? samples.set(key, []).get(key)).push(sample);
+      (ratios.get(key) ?? ratios.set(key, []).get(key)).push(sample.perCpuSecond / raw.perCpuSecond);
       process.stderr.write(`round ${round} ${load.name.padEnd(16)} ${server.name.padEnd(20)} ${Math.round(sample.perSecond)}/s echoed, `
         + `${Math.round(sample.perCpuSecond)} per CPU-s, lost ${sample.lost} of ${sample.sent}\n`);
     }
