@@ -15,12 +15,17 @@ export const MAX_DATAGRAM = { AF_INET: 65507, AF_INET6: 65527 } as const;
 /** Throws TypeError when `address` is an IP literal of the other family (names pass: Node resolves them). */
 export function checkDatagramHost(family: Family, address: IpAddress | string): void {
   if (typeof address === 'string') return;
+  // A server replies to the same few hosts again and again: skip the parse for the last good one.
+  if (address.host === lastGood.host && family === lastGood.family) return;
   const version = isIP(address.host);
   const wanted = family === AF_INET6 ? 6 : 4;
   if (version !== 0 && version !== wanted) {
     throw new TypeError(`Invalid host: ${showValue(address.host)} is an IPv${version} address, the channel is ${family}`);
   }
+  lastGood = { family, host: address.host };
 }
+
+let lastGood: { readonly family: Family | null; readonly host: string } = { family: null, host: '' };
 
 /** Throws RangeError for a datagram larger than UDP carries over `family`. */
 export function checkDatagramSize(family: Family, size: number): void {
