@@ -102,6 +102,12 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+function append<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
 const samples = new Map<string, Sample[]>(); // `${load}|${server}`
 const ratios = new Map<string, number[]>();
 const started = Date.now();
@@ -114,8 +120,8 @@ for (let round = 1; round <= rounds; round++) {
       const sample = await measure(server, load);
       raw ??= sample;
       const key = `${load.name}|${server.name}`;
-      (samples.get(key) ?? samples.set(key, []).get(key)).push(sample);
-      (ratios.get(key) ?? ratios.set(key, []).get(key)).push(sample.perCpuSecond / raw.perCpuSecond);
+      append(samples, key, sample);
+      append(ratios, key, sample.perCpuSecond / raw.perCpuSecond);
       process.stderr.write(`round ${round} ${load.name.padEnd(16)} ${server.name.padEnd(20)} ${Math.round(sample.perSecond)}/s echoed, `
         + `${Math.round(sample.perCpuSecond)} per CPU-s, lost ${sample.lost} of ${sample.sent}\n`);
     }
