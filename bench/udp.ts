@@ -111,6 +111,7 @@ function append<T>(map: Map<string, T[]>, key: string, value: T): void {
 const samples = new Map<string, Sample[]>(); // `${load}|${server}`
 const ratios = new Map<string, number[]>();
 const started = Date.now();
+const loadBefore = os.loadavg();
 for (let round = 1; round <= rounds; round++) {
   for (const load of loads) {
     // Interleaved: each round runs every server once, the raw reference first.
@@ -156,7 +157,11 @@ for (const row of rows) {
 if (save) {
   const dir = path.join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  const machine = { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, taskset: hasTaskset };
+  const machine = {
+    cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, taskset: hasTaskset,
+    // Other work on the machine makes the figures noisy: the load average says how much there was.
+    loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg(),
+  };
   const out = { date: new Date().toISOString(), machine, rounds, seconds, rate, window, payloadBytes: 64, rows };
   writeFileSync(path.join(dir, 'udp.json'), `${JSON.stringify(out, null, 2)}\n`);
   console.log(`saved bench/results/udp.json`);
