@@ -11,6 +11,9 @@ import t from 'tap';
 import { deadline } from './helpers/deadline.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Building the package and the examples takes most of a minute on a busy
+// machine: the file gets twice tap's default 60 s.
+t.setTimeout(120_000);
 
 interface Run { code: number | null; signal: string | null; stdout: string; stderr: string }
 
