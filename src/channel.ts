@@ -359,7 +359,7 @@ export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Cha
    *   waiting (or next) step with `signal.reason`
    * @returns an async iterable of buffers (an ix `AsyncIterableX`: `.pipe()` works)
    * @throws TypeError/RangeError for a bad size, and ChannelStateError on a
-   *   listening channel (as `recv()`), at the call; the connection's error,
+   *   listening channel (as `recv()`) or a datagram channel, at the call; the connection's error,
    *   while iterating, if it breaks
    * @example
    * ```ts
@@ -371,6 +371,7 @@ export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Cha
     const size = options.size ?? 65536;
     checkPositiveInteger('size', size);
     if (this.state === 'listening') throw new ChannelStateError('Cannot read chunks: the channel is listening');
+    if (this[DATAGRAM] !== null) throw new ChannelStateError('Cannot read chunks: a datagram channel has no stream (use datagrams())');
     return new ChunkIterator({ core: this[CORE], stream: () => this[STREAM] }, size, options.signal);
   }
 

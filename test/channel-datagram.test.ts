@@ -310,6 +310,10 @@ t.test('datagram methods refuse bad input and the wrong kind of channel with cle
   t.throws(() => { udp.listen(); }, { name: 'ChannelStateError', message: 'Cannot listen: the channel is a datagram channel' });
   t.throws(() => udp.accept(), { name: 'ChannelStateError', message: /not listening/ });
   t.throws(() => udp.connections(), ChannelStateError);
+  t.throws(() => udp.chunks(), { name: 'ChannelStateError', message: /datagram channel/ });
+  t.throws(() => udp.recvInto(Buffer.alloc(4)), ChannelStateError);
+  t.throws(() => { udp.shutdown('SHUT_WR'); }, ChannelStateError);
+  t.rejects(udp.write('x'), ChannelStateError);
   t.throws(() => udp.send('x'), { name: 'ChannelStateError', message: /no peer/ });
   t.throws(() => udp.sendTo('x', ['::1', 9]), { name: 'TypeError', message: 'Invalid host: "::1" is an IPv6 address, the channel is AF_INET' });
   t.throws(() => udp.sendTo('x', ['127.0.0.1', 0]), { name: 'RangeError', message: /port 0/ });

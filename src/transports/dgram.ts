@@ -121,8 +121,16 @@ export class DgramTransport implements DatagramBinding {
   close(): void {
     this.role.close(() => {
       const sock = this.#socket;
-      if (sock === null) this.#release();
-      else sock.close();
+      if (sock === null) {
+        this.#release();
+        return;
+      }
+      try {
+        sock.close();
+      } catch {
+        // Node closed it already (it does after some failures): nothing is held.
+        this.#release();
+      }
     });
   }
 
