@@ -16,7 +16,8 @@ export interface ChannelOptions {
   /**
    * Bytes received and not yet taken by `recv()` at which Node stops reading
    * from the kernel until `recv()` takes them below it. A positive integer;
-   * default 65536.
+   * default 65536. On a datagram channel: bytes of received datagrams
+   * waiting, at or past which new ones are dropped (see `datagramLimit`).
    * @example
    * ```ts
    * new Channel(sock, map, { readHighWaterMark: 16 * 1024 })
@@ -26,7 +27,8 @@ export interface ChannelOptions {
   /**
    * Bytes accepted and not yet flushed to the kernel at which `send()` accepts
    * nothing more; `send()` takes only what fits under it. A positive integer;
-   * default 65536.
+   * default 65536. On a datagram channel: bytes of datagrams sent and not yet
+   * handed to the kernel, at or past which `sendTo()` refuses whole datagrams.
    * @example
    * ```ts
    * new Channel(sock, map, { writeHighWaterMark: 1 << 20 })
@@ -129,10 +131,24 @@ export interface ChannelOptions {
    * ```
    */
   tls?: TlsOptions;
+  /**
+   * Datagrams a datagram channel holds in each direction: received ones
+   * waiting for `recvFrom()` (beyond it, or beyond `readHighWaterMark` bytes,
+   * arrivals are dropped and counted in {@link Channel.droppedDatagrams}),
+   * and sent ones not yet handed to the kernel (beyond it, or beyond
+   * `writeHighWaterMark` bytes, `sendTo()` refuses and returns 0). A
+   * positive integer; default 1024.
+   * @example
+   * ```ts
+   * const udp = new Channel(null, map, { datagramLimit: 4096, readHighWaterMark: 1 << 20 });
+   * ```
+   */
+  datagramLimit?: number;
 }
 
 const DEFAULT_HWM = 64 * 1024;
 const DEFAULT_ACCEPT_QUEUE_LIMIT = 1024;
+const DEFAULT_DATAGRAM_LIMIT = 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30;
 const DEFAULT_LINGER_TIMEOUT = 5;
 
@@ -176,6 +192,8 @@ export function checkOptions(value: unknown): Settings {
     idleTimeout: options.idleTimeout === undefined ? 0 : checkIdleTimeout(options.idleTimeout),
     allowHalfOpen: options.allowHalfOpen === undefined ? false : checkBoolean('allowHalfOpen', options.allowHalfOpen),
     tls: options.tls === undefined ? null : checkTls(options.tls),
+    datagramLimit: options.datagramLimit === undefined
+      ? DEFAULT_DATAGRAM_LIMIT : checkPositiveInteger('datagramLimit', options.datagramLimit),
   });
   if (settings.tls !== null && settings.readBufferSize > 0) {
     throw new TypeError('Invalid option readBufferSize: not available with tls');
@@ -205,6 +223,7 @@ export function checkNoReadBuffer(readBufferSize: number): void {
  *  ├───listen()───▶ listening ──close(), or failure: error, then close event───────▶ closed
  *  └───close()─────────────────────────────────────────────────────────────────────▶ closed
  * accepted socket ──new Channel(sock)──▶ open
+ * createSocket(family, SOCK_DGRAM) ──▶ open (a datagram channel: never connecting nor listening)
  * ```
  *
  * "close event": once a consumer was handed `close`, its next pull (or

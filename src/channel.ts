@@ -4,7 +4,8 @@
 import { AsyncIterableX } from 'ix/asynciterable';
 import { SHUT_RD, SHUT_WR } from './constants.js';
 import type { Address, ShutdownHow } from './constants.js';
-import { ChannelBase, STREAM } from './channel-base.js';
+import { DATAGRAM, STREAM } from './channel-base.js';
+import { DatagramBase } from './channel-datagram.js';
 import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
 import type { ChannelOptions, ChunksOptions, ConnectionsOptions, Settings, WriteOptions } from './channel-options.js';
 import { EventIterator } from './core/event-iterator.js';
@@ -46,7 +47,7 @@ export { socketMap } from './channel-base.js';
  * }
  * ```
  */
-export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Channel>>, Disposable, AsyncDisposable {
+export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Channel>>, Disposable, AsyncDisposable {
   #readInterest = true;
   #writeInterest = false;
 
@@ -166,22 +167,23 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
   }
 
   /**
-   * Bytes received and not yet taken by `recv()`.
+   * Bytes received and not yet taken by `recv()` (on a datagram channel:
+   * the bytes of the datagrams waiting for `recvFrom()`).
    * @example
    * ```ts
    * channel.bufferedAmount
    * ```
    */
-  get bufferedAmount(): number { return this[STREAM]?.bufferedAmount ?? 0; }
+  get bufferedAmount(): number { return this[STREAM]?.bufferedAmount ?? this[DATAGRAM]?.role.queuedBytes ?? 0; }
 
   /**
-   * Bytes accepted by `send()`/`write()` and not yet flushed to the kernel.
+   * Bytes accepted by `send()`/`write()` (or `sendTo()`) and not yet flushed to the kernel.
    * @example
    * ```ts
    * channel.pendingWrite
    * ```
    */
-  get pendingWrite(): number { return this[STREAM]?.pendingWrite ?? 0; }
+  get pendingWrite(): number { return this[STREAM]?.pendingWrite ?? this[DATAGRAM]?.role.sendingBytes ?? 0; }
 
   /**
    * Takes received bytes into the caller's buffer (Python's `recv_into`):
@@ -266,6 +268,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    */
   get released(): Promise<undefined> {
     if (this[STREAM] !== null) return this[STREAM].released;
+    if (this[DATAGRAM] !== null) return this[DATAGRAM].released;
     return this.state !== 'listening' ? Promise.resolve(undefined) : this[CORE].closed;
   }
 
@@ -425,7 +428,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    *   waiting (or next) step with `signal.reason`
    * @returns an async iterable of buffers (an ix `AsyncIterableX`: `.pipe()` works)
    * @throws TypeError/RangeError for a bad size, and ChannelStateError on a
-   *   listening channel (as `recv()`), at the call; the connection's error,
+   *   listening channel (as `recv()`) or a datagram channel, at the call; the connection's error,
    *   while iterating, if it breaks
    * @example
    * ```ts
@@ -437,6 +440,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
     const size = options.size ?? 65536;
     checkPositiveInteger('size', size);
     if (this.state === 'listening') throw new ChannelStateError('Cannot read chunks: the channel is listening');
+    if (this[DATAGRAM] !== null) throw new ChannelStateError('Cannot read chunks: a datagram channel has no stream (use datagrams())');
     return new ChunkIterator({ core: this[CORE], stream: () => this[STREAM] }, size, options.signal);
   }
 

@@ -38,6 +38,8 @@ export { ChannelMap } from './core/channel-map.js';
 export type { MapListener, MapMember } from './core/channel-map.js';
 export { Channel, Connections, formatAddress, socketMap } from './channel.js';
 export { ChannelBase } from './channel-base.js';
+export { DatagramBase } from './channel-datagram.js';
+export type { DatagramsOptions } from './channel-datagram.js';
 export type {
   ChannelOptions, ChannelState, ChunksOptions, ConnectionsOptions, WriteOptions,
 } from './channel-options.js';
@@ -66,3 +68,4 @@ export type { ConnectOptions, ListenOptions } from './connect.js';
 export type { CoreEvent } from './core/events.js';
 export type { Front } from './core/readiness.js';
 export type { ChunkIterator } from './roles/chunk-iterator.js';
+export type { DatagramIterator } from './roles/datagram-iterator.js';

@@ -4,6 +4,7 @@
 // snippets are checked to be excerpts of those files, so the two cannot drift.
 // The cat example is run with piped input instead, and its output compared byte for byte.
 import { execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,9 @@ import { OPENSSL, clientPresent } from './helpers/clients.js';
 import { deadline } from './helpers/deadline.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Building the package and the examples takes most of a minute on a busy
+// machine: the file gets twice tap's default 60 s.
+t.setTimeout(120_000);
 
 interface Run { code: number | null; signal: string | null; stdout: string; stderr: string }
 
@@ -150,6 +154,39 @@ t.test('README.md code examples are excerpts of the example files they name', (t
   }
   t.end();
 });
+
+for (const [name, host, type] of [['IPv4', '127.0.0.1', 'udp4'], ['IPv6', '::1', 'udp6']] as const) {
+  t.test(`examples/udp-echo.ts (${name}) prints one listening line, echoes datagrams, exits 0 on SIGTERM`, async (t) => {
+    const child = spawn(process.execPath, [path.join('build', 'examples', 'udp-echo.js'), '--host', host, '--port', '0'], { cwd: root });
+    t.teardown(() => { child.kill('SIGKILL'); });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exited = new Promise<[number | null, string | null]>((resolve) => {
+      child.once('exit', (code, signal) => { resolve([code, signal]); });
+    });
+    const line = await deadline(new Promise<string>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(stdout.slice(0, stdout.indexOf('\n')));
+      });
+    }), 'the listening line');
+    const match = /^listening (\[::1\]|127\.0\.0\.1):(\d+)$/.exec(line);
+    t.ok(match, `the listening line: ${line}`);
+    const port = Number(match?.[2]);
+    const peer = dgram.createSocket(type);
+    t.teardown(() => { peer.close(); });
+    // Request and reply, re-sent until the reply comes: a lost datagram only slows it.
+    const reply = new Promise<string>((resolve) => { peer.once('message', (data) => { resolve(data.toString()); }); });
+    peer.send('echo me', port, host);
+    const resend = setInterval(() => { peer.send('echo me', port, host); }, 1000);
+    t.teardown(() => { clearInterval(resend); });
+    t.equal(await deadline(reply, 'the echo'), 'echo me');
+    child.kill('SIGTERM');
+    t.same(await deadline(exited, 'the example to exit'), [0, null], `exit code 0${stderr === '' ? '' : `; stderr:\n${stderr}`}`);
+    t.equal(stdout, line + '\n', 'exactly one line');
+  });
+}
 
 t.test('examples/tls-echo.ts prints its address, echoes over TLS, and exits 0 on SIGTERM', { skip: OPENSSL.skip }, async (t) => {
   if (!clientPresent(t, OPENSSL)) return;

@@ -4,7 +4,7 @@ import * as api from '../src/index.js';
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
     'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'BadDescriptorError', 'Channel', 'ChannelBase',
-    'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher',
+    'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'DatagramBase', 'Dispatcher',
     'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'IdleTimeoutError', 'Loop', 'SHUT_RD',
     'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'TlsCertificateError', 'TlsHandshakeError',
     'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',

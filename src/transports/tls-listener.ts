@@ -28,7 +28,7 @@ const EMPTY = Buffer.alloc(0);
 const acceptors = new WeakMap<net.Server, TlsAcceptor>();
 
 /** The TLS gate of the listener whose server is `server`, if it has one. */
-export function acceptorOf(server: net.Server | net.Socket | null): TlsAcceptor | undefined {
+export function acceptorOf(server: unknown): TlsAcceptor | undefined {
   return server instanceof net.Server ? acceptors.get(server) : undefined;
 }
 
