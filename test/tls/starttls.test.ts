@@ -8,7 +8,7 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
-import { Channel, ChannelStateError, TlsCertificateError, connect, listen } from '../../src/index.js';
+import { AF_INET, Channel, ChannelStateError, Dispatcher, TlsCertificateError, connect, listen, loop } from '../../src/index.js';
 import { certs } from '../helpers/certs.js';
 import { OPENSSL, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
@@ -178,4 +178,55 @@ t.test('a failed startTls() rejects with the typed error and breaks the channel'
   const events: string[] = [];
   for await (const ev of ours) events.push(ev.type === 'error' ? `error ${ev.operation}` : ev.type);
   t.same(events, ['connect', 'error connect', 'close'], 'the plain connect, then the failed handshake');
+});
+
+t.test('Dispatcher style: a handler reads the STARTTLS line, replies in plaintext, upgrades, and serves the encrypted rest', { skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const c = certs();
+  const map = testMap(t);
+  const seen: string[] = [];
+  // An SMTP-like server: one plaintext command, the reply, then TLS.
+  class Upgrading extends Dispatcher {
+    #pending = '';
+    override handleRead(): void {
+      const data = this.recv(8192);
+      if (data === null || data.length === 0) return;
+      if (this.tls === null) {
+        this.#pending += data.toString();
+        if (this.#pending !== 'STARTTLS\r\n') return;
+        this.send('220 go ahead\r\n');
+        // The reply goes out in plaintext, before the handshake; no readiness until it is done.
+        this.startTls({ key: c.key, cert: c.cert }).then(() => { seen.push(`secured ${this.tls?.protocol ?? '?'}`); }, (error: unknown) => { seen.push(`failed ${String(error)}`); });
+        return;
+      }
+      seen.push(`read ${data.toString()} over ${this.tls.protocol ?? '?'}`);
+      this.send(`250 ${data.toString()}`);
+    }
+  }
+  class Server extends Dispatcher {
+    override handleAccept(): void {
+      const pair = this.accept();
+      if (pair !== null) new Upgrading(pair[0], map);
+    }
+  }
+  const server = new Server(null, map);
+  server.createSocket(AF_INET);
+  server.bind(['127.0.0.1', 0]);
+  server.listen(5);
+  await server.opened;
+  const running = Promise.resolve(loop({ map })); // a Loop runs once awaited
+  const sock = net.connect(server.port ?? 0, '127.0.0.1');
+  t.teardown(() => { sock.destroy(); });
+  sock.write('STARTTLS\r\n');
+  t.equal((await deadline(readExactly(sock, 14), 'the plaintext reply')).toString(), '220 go ahead\r\n');
+  const secure = tls.connect({ socket: sock, servername: 'localhost', ca: c.ca });
+  t.teardown(() => { secure.destroy(); });
+  await deadline(new Promise((resolve, reject) => { secure.once('secureConnect', resolve); secure.once('error', reject); }), 'the handshake');
+  secure.write('hello');
+  t.equal((await deadline(readExactly(secure, 9), 'the encrypted reply')).toString(), '250 hello');
+  t.same(seen, ['secured TLSv1.3', 'read hello over TLSv1.3'], 'the handler saw the upgrade, then decrypted bytes');
+  server.close();
+  secure.destroy();
+  for (const ch of [...map.values()]) ch.close();
+  await deadline(running, 'the loop ends once the map is empty');
 });
