@@ -7,8 +7,11 @@ import { LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../../src/core/signal-ba
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A batch whose deliveries are recorded, driven the way Channel drives it. */
-function recorder(): { batch: SignalBatch<string>; delivered: string[]; signal: (item: string) => void } {
+/**
+ * A batch whose deliveries are recorded, driven the way Channel drives it:
+ * with `repeats`, as a datagram channel does (every signal counts).
+ */
+function recorder(repeats = false): { batch: SignalBatch<string>; delivered: string[]; signal: (item: string) => void } {
   const delivered: string[] = [];
   const queued = new Set<string>();
   const batch = new SignalBatch<string>((item) => {
@@ -16,9 +19,13 @@ function recorder(): { batch: SignalBatch<string>; delivered: string[]; signal: 
     delivered.push(item);
   });
   const signal = (item: string): void => {
-    if (queued.has(item)) return;
-    if (batch.defer(item)) queued.add(item);
-    else delivered.push(item);
+    if (queued.has(item)) {
+      if (repeats) batch.absorb();
+    } else if (batch.defer(item, repeats)) {
+      queued.add(item);
+    } else {
+      delivered.push(item);
+    }
   };
   return { batch, delivered, signal };
 }
@@ -83,24 +90,8 @@ t.test('SignalBatch goes back to direct signals after LONE_BATCHES batches of on
   t.same(delivered, ['a'], 'delivered at once again');
 });
 
-/** As recorder(), driven the way a datagram channel drives it: every signal repeats. */
-function repeater(): { batch: SignalBatch<string>; delivered: string[]; signal: (item: string) => void } {
-  const delivered: string[] = [];
-  const queued = new Set<string>();
-  const batch = new SignalBatch<string>((item) => {
-    queued.delete(item);
-    delivered.push(item);
-  });
-  const signal = (item: string): void => {
-    if (queued.has(item)) batch.absorb();
-    else if (batch.defer(item, true)) queued.add(item);
-    else delivered.push(item);
-  };
-  return { batch, delivered, signal };
-}
-
 t.test('SignalBatch starts batching when a probe sees one item signal again with repeats (a datagram burst)', async (t) => {
-  const { batch, delivered, signal } = repeater();
+  const { batch, delivered, signal } = recorder(true);
   for (let i = 0; i < PROBE_EVERY + 1; i++) signal('udp');
   await turn();
   t.equal(batch.batching, true);
@@ -112,7 +103,7 @@ t.test('SignalBatch starts batching when a probe sees one item signal again with
 });
 
 t.test('SignalBatch keeps batching a lone item while its batches absorb repeats, and stops once they do not', async (t) => {
-  const { batch, signal } = repeater();
+  const { batch, signal } = recorder(true);
   for (let i = 0; i < PROBE_EVERY + 1; i++) signal('udp');
   await turn();
   for (let i = 0; i < LONE_BATCHES * 2; i++) {
