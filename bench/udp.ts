@@ -9,6 +9,8 @@
 //   npm run bench                       (runs it after the TCP suite)
 //   node build/bench/udp.js             3 rounds, about 50 s
 //   node build/bench/udp.js --rounds 5 --seconds 3 --rate 40000 --no-save
+//   node build/bench/udp.js --servers udp-await,experiments/udp-raw-callback --no-save
+//     (the raw reference always runs; other files of bench/servers/ by name)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -36,12 +38,15 @@ const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 interface Server { name: string; file: string }
-const servers: Server[] = [
+const allServers: Server[] = [
   { name: 'raw node:dgram', file: 'udp-raw' },
   { name: 'Channel for await', file: 'udp-await' },
   { name: 'Channel datagrams()', file: 'udp-datagrams' },
   { name: 'Dispatcher', file: 'udp-dispatcher' },
 ];
+const only = args.includes('--servers') ? String(args[args.indexOf('--servers') + 1]).split(',') : null;
+const servers: Server[] = only === null ? allServers : [allServers[0] as Server, ...only.map((file) => (
+  allServers.find((s) => s.file === file) ?? { name: file.replace(/^experiments\//, ''), file }))];
 interface Load { name: string; job: Record<string, unknown> }
 const loads: Load[] = [
   { name: `rate-${rate}`, job: { mode: 'rate', rate } },

@@ -491,7 +491,7 @@ export abstract class ChannelBase implements Front {
   recv(bufferSize: number): Buffer | null {
     checkPositiveInteger('bufferSize', bufferSize);
     this.#checkOpen('recv');
-    if (this.#datagram !== null) return this.#datagram.role.take(bufferSize)?.[0] ?? null;
+    if (this.#datagram !== null) return this.#datagram.role.take(bufferSize);
     return StreamRole.needConnection(this.#stream, 'recv').recv(bufferSize);
   }
 

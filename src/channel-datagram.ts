@@ -116,8 +116,9 @@ export abstract class DatagramBase extends ChannelBase {
    */
   recvFrom(bufferSize: number): [Buffer, Address] | null {
     checkPositiveInteger('bufferSize', bufferSize);
-    const taken = this.#need('receive from').role.take(bufferSize);
-    return taken === null ? null : [taken[0], [taken[1].address, taken[1].port]];
+    const role = this.#need('receive from').role;
+    const data = role.take(bufferSize);
+    return data === null ? null : [data, [role.takenFrom.address, role.takenFrom.port]];
   }
 
   /**

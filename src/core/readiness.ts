@@ -179,6 +179,17 @@ export class Core<F extends Front = Front> implements Watcher {
     else this.signal();
   }
 
+  /**
+   * As signalSoon(), for a change that comes many times a turn on one
+   * channel (each datagram): call it for every one, so that the batch sees
+   * the burst and wakes the consumers once for all of it.
+   */
+  signalEach(): void {
+    if (this.#signalQueued) Core.#batch.absorb();
+    else if (Core.#batch.defer(this, true)) this.#signalQueued = true;
+    else this.signal();
+  }
+
   static readonly #batch = new SignalBatch<Core>((core) => { core.changed(); });
 
   /** The batch's delivery (the core is its own watcher there). */

@@ -19,6 +19,12 @@
 // turn, and goes back to that after a run of turns that had one channel each.
 // Either way the consumers see the same events: events are computed from the
 // channel's state when pulled, not from the signal.
+//
+// A datagram channel is busy alone in another way: up to 32 datagrams per
+// wake on one socket, each its own callback. Its signals are `repeats`: a
+// probe counts a second signal of the same item in one turn, and a batch
+// that absorbed more signals than it delivered is not lone, so that one busy
+// datagram channel is woken once per turn rather than once per datagram.
 
 /** Direct signals between two probes of whether batching would pay. */
 export const PROBE_EVERY = 32;
@@ -36,6 +42,7 @@ export class SignalBatch<T> {
   #probing = false;
   #probeOthers = 0;
   #last: T | null = null;
+  #absorbed = 0;
 
   /** @param deliver - signals one item */
   constructor(deliver: (item: T) => void) {
@@ -51,8 +58,9 @@ export class SignalBatch<T> {
    * Offers a change of `item`. Returns true if it was queued (the caller
    * must not queue the same item again before it is delivered), false if the
    * caller should signal it at once.
+   * @param repeats - a second signal of `item` in one turn counts as more work (datagrams)
    */
-  defer(item: T): boolean {
+  defer(item: T, repeats = false): boolean {
     if (this.#batching) {
       this.#queue.push(item);
       if (!this.#scheduled) {
@@ -62,7 +70,7 @@ export class SignalBatch<T> {
       return true;
     }
     if (this.#probing) {
-      if (item !== this.#last) this.#probeOthers++;
+      if (item !== this.#last || repeats) this.#probeOthers++;
     } else if (++this.#sinceProbe >= PROBE_EVERY) {
       // Count the other items that change before this turn's check phase.
       this.#sinceProbe = 0;
@@ -72,6 +80,11 @@ export class SignalBatch<T> {
     }
     this.#last = item;
     return false;
+  }
+
+  /** A repeated change of an item already queued: the batch it waits in is not lone. */
+  absorb(): void {
+    this.#absorbed++;
   }
 
   readonly #endProbe = (): void => {
@@ -87,8 +100,9 @@ export class SignalBatch<T> {
     this.#scheduled = false;
     const list = this.#queue;
     this.#queue = this.#spare;
-    if (list.length > 1) this.#lone = 0;
+    if (list.length > 1 || this.#absorbed > 0) this.#lone = 0;
     else if (++this.#lone >= LONE_BATCHES) this.#batching = false;
+    this.#absorbed = 0;
     // Every item is delivered even if one throws (a bug): a channel left out
     // would never be signalled again. The first error is thrown afterwards.
     let failure: { error: unknown } | null = null;

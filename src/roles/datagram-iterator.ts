@@ -36,8 +36,8 @@ export class DatagramIterator extends PullIterator<[Buffer, Address]> {
     const core = this.#core;
     if (core.life === 'closed') return DONE;
     const role = core.levels;
-    const taken = role instanceof DatagramRole ? role.take(this.#size) : null;
-    if (taken !== null) return { done: false, value: [taken[0], [taken[1].address, taken[1].port]] };
+    const data = role instanceof DatagramRole ? role.take(this.#size) : null;
+    if (data !== null) return { done: false, value: [data, [(role as DatagramRole).takenFrom.address, (role as DatagramRole).takenFrom.port]] };
     if (core.broken !== null) throw core.broken;
     return null;
   }

@@ -41,6 +41,7 @@ export class DatagramRole implements Levels {
   #data: Buffer[] = [];
   #from: DatagramSource[] = [];
   #head = 0;
+  #takenFrom: DatagramSource = NOWHERE;
   #queuedBytes = 0;
   #dropped = 0;
   #sendingBytes = 0;
@@ -101,18 +102,21 @@ export class DatagramRole implements Levels {
     this.#data.push(data);
     this.#from.push(from);
     this.#queuedBytes += data.length;
-    if (waiting === 0) this.core.signalSoon();
+    // Every datagram, not only the first one waiting: the signal batch must
+    // see a burst to wake the consumer once for it (see signal-batch.ts).
+    this.core.signalEach();
   }
 
   /**
    * Takes the oldest datagram, cut to `size` bytes (the rest is discarded);
-   * `null` when none waits.
+   * `null` when none waits. Its sender is then {@link takenFrom}: no pair is
+   * made per datagram.
    */
-  take(size: number): [Buffer, DatagramSource] | null {
+  take(size: number): Buffer | null {
     const head = this.#head;
     if (head >= this.#data.length) return null;
     const data = this.#data[head] as Buffer;
-    const from = this.#from[head] as DatagramSource;
+    this.#takenFrom = this.#from[head] as DatagramSource;
     this.#queuedBytes -= data.length;
     if (head + 1 === this.#data.length) this.#clear();
     else {
@@ -120,8 +124,11 @@ export class DatagramRole implements Levels {
       this.#head = head + 1;
     }
     // A copy of the part kept: the discarded rest must not stay reachable.
-    return [data.length > size ? Buffer.from(data.subarray(0, size)) : data, from];
+    return data.length > size ? Buffer.from(data.subarray(0, size)) : data;
   }
+
+  /** The sender of the datagram take() returned last. */
+  get takenFrom(): DatagramSource { return this.#takenFrom; }
 
   #clear(): void {
     this.#data = [];
@@ -137,16 +144,16 @@ export class DatagramRole implements Levels {
   }
 
   /**
-   * Sends one datagram whole, to `to` or (with `null`) to the connected peer,
-   * if the send bound has room; returns whether it was accepted.
+   * Sends one datagram whole, to `host`:`port` or (host `null`) to the
+   * connected peer, if the send bound has room; returns whether it was accepted.
    */
-  send(data: Buffer, to: DatagramSource | null): boolean {
+  send(data: Buffer, host: string | null, port: number): boolean {
     if (!this.#hasRoom() || this.core.life !== 'active') return false;
     const size = data.length;
     this.#sendingBytes += size;
     this.#sendingCount++;
     const done: SentCallback = (error) => { this.#sent(size, error); };
-    if (to !== null) this.#binding.send(data, to.port, to.address, done);
+    if (host !== null) this.#binding.send(data, port, host, done);
     else if (this.#held !== null) this.#held.push({ data, done });
     else this.#binding.send(data, done);
     return true;
@@ -213,3 +220,4 @@ export class DatagramRole implements Levels {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NOWHERE: DatagramSource = Object.freeze({ address: '', port: 0 });

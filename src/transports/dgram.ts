@@ -88,8 +88,8 @@ export class DgramTransport implements DatagramBinding {
       throw new ChannelStateError('Cannot send to an address: the datagram channel is connected (use send())');
     }
     checkDatagramSize(this.#family, data.length);
-    const peer = to === null ? null : { address: to.host === '' ? this.#loopback() : to.host, port: to.port };
-    return this.role.send(data, peer) ? data.length : 0;
+    const host = to === null ? null : to.host === '' ? this.#loopback() : to.host;
+    return this.role.send(data, host, to === null ? 0 : to.port) ? data.length : 0;
   }
 
   /** Binds to `address` (host `''`: every interface). */

@@ -7,8 +7,11 @@ import { LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../../src/core/signal-ba
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A batch whose deliveries are recorded, driven the way Channel drives it. */
-function recorder(): { batch: SignalBatch<string>; delivered: string[]; signal: (item: string) => void } {
+/**
+ * A batch whose deliveries are recorded, driven the way Channel drives it:
+ * with `repeats`, as a datagram channel does (every signal counts).
+ */
+function recorder(repeats = false): { batch: SignalBatch<string>; delivered: string[]; signal: (item: string) => void } {
   const delivered: string[] = [];
   const queued = new Set<string>();
   const batch = new SignalBatch<string>((item) => {
@@ -16,9 +19,13 @@ function recorder(): { batch: SignalBatch<string>; delivered: string[]; signal: 
     delivered.push(item);
   });
   const signal = (item: string): void => {
-    if (queued.has(item)) return;
-    if (batch.defer(item)) queued.add(item);
-    else delivered.push(item);
+    if (queued.has(item)) {
+      if (repeats) batch.absorb();
+    } else if (batch.defer(item, repeats)) {
+      queued.add(item);
+    } else {
+      delivered.push(item);
+    }
   };
   return { batch, delivered, signal };
 }
@@ -81,6 +88,35 @@ t.test('SignalBatch goes back to direct signals after LONE_BATCHES batches of on
   delivered.length = 0;
   signal('a');
   t.same(delivered, ['a'], 'delivered at once again');
+});
+
+t.test('SignalBatch starts batching when a probe sees one item signal again with repeats (a datagram burst)', async (t) => {
+  const { batch, delivered, signal } = recorder(true);
+  for (let i = 0; i < PROBE_EVERY + 1; i++) signal('udp');
+  await turn();
+  t.equal(batch.batching, true);
+  delivered.length = 0;
+  for (let i = 0; i < 10; i++) signal('udp');
+  t.same(delivered, [], 'nothing delivered during the turn');
+  await turn();
+  t.same(delivered, ['udp'], 'ten signals, one delivery');
+});
+
+t.test('SignalBatch keeps batching a lone item while its batches absorb repeats, and stops once they do not', async (t) => {
+  const { batch, signal } = recorder(true);
+  for (let i = 0; i < PROBE_EVERY + 1; i++) signal('udp');
+  await turn();
+  for (let i = 0; i < LONE_BATCHES * 2; i++) {
+    signal('udp');
+    signal('udp');
+    await turn();
+  }
+  t.equal(batch.batching, true, 'a burst per turn is not a lone batch');
+  for (let i = 0; i < LONE_BATCHES; i++) {
+    signal('udp');
+    await turn();
+  }
+  t.equal(batch.batching, false, 'one datagram per turn: back to direct signals');
 });
 
 t.test('SignalBatch delivers every queued item even if one delivery throws, then throws the first error', async (t) => {
