@@ -13,6 +13,7 @@
 //   core/                      the transport-agnostic readiness core
 //   roles/                     stream, listener, datagram roles
 //   transports/                bindings over net, tls, dgram, in-memory
+//   framing/                   the pure frame scanner and its errors (no I/O)
 //   front (src/*.ts)           channel, loop, connect, pair, close-all, events, ...
 //   classic/                   the dispatcher family; anything in src but index.ts
 //   index.ts                   the public surface
@@ -24,10 +25,11 @@ const INTERNAL = '^src/internal/';
 const CORE = '^src/core/';
 const ROLES = '^src/roles/';
 const TRANSPORTS = '^src/transports/';
+const FRAMING = '^src/framing/';
 const CLASSIC = '^src/classic/';
 const INDEX = '^src/index\\.ts$';
 const FRONT = '^src/(?!(constants|errors|index)\\.ts$)[^/]+$';
-const LAYERED = '^src/([^/]+$|(internal|core|roles|transports|classic)/)';
+const LAYERED = '^src/([^/]+$|(internal|core|roles|transports|framing|classic)/)';
 
 /** A forbidden edge: every rule here is an error. */
 function forbid(name, comment, from, to) {
@@ -74,6 +76,12 @@ module.exports = {
       'src/transports/ imports transports, roles, core, internal, constants and errors; never front files or classic',
       TRANSPORTS,
       [TRANSPORTS, ROLES, CORE, INTERNAL, LEAVES],
+    ),
+    onlyImports(
+      'framing-imports-only-framing-internal-and-leaves',
+      'src/framing/ is pure (no I/O): it imports only framing, internal, constants and errors; never the front or classic',
+      FRAMING,
+      [FRAMING, INTERNAL, LEAVES],
     ),
     forbid(
       'loop-does-not-import-classic',

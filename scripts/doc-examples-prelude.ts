@@ -18,6 +18,10 @@ export declare const client: Channel;
 export declare const port: number;
 /** A connected `node:net` socket, not yet wrapped in a channel. */
 export declare const sock: Socket;
+/** A connected channel, as in `for await (const conn of server.connections())`. */
+export declare const conn: Channel;
+/** A frame reader over a connection (the framing layer's modern face). */
+export declare const reader: { readExactly(size: number): Promise<Buffer> };
 /** The event in hand, as in `for await (const ev of loop())`: narrow it by `type` first. */
 export declare const ev: LoopEvent;
 /** The error in hand, as in `catch (err)`. */

@@ -44,6 +44,11 @@ export type {
 export { Dispatcher } from './classic/dispatcher.js';
 export type { HandlerResult } from './classic/dispatch.js';
 export { DispatcherWithSend } from './classic/dispatcher-with-send.js';
+export { AsyncChat } from './classic/async-chat.js';
+export type { AsyncChatOptions, Terminator } from './classic/async-chat.js';
+export { SimpleProducer } from './classic/producers.js';
+export type { Chunk, Producer, ProducerLike } from './classic/producers.js';
+export { FrameTooLongError, IncompleteFrameError } from './framing/errors.js';
 export { closeAll } from './close-all.js';
 export { loop, Loop } from './classic/loop.js';
 export { EventLoop } from './loop.js';

@@ -8,10 +8,11 @@
  * sends.
  * @example
  * ```ts
- * try {
- *   for await (const line of lines(conn, { maxLength: 1024 })) console.log(line.toString());
- * } catch (err) {
- *   if (err instanceof FrameTooLongError) console.log(`line of ${err.length}+ bytes over ${err.limit}`);
+ * class Lines extends AsyncChat {
+ *   override frameTooLong(error: FrameTooLongError): void {
+ *     console.log(`line of ${error.length}+ bytes over ${error.limit}`);
+ *     this.close();
+ *   }
  * }
  * ```
  */
