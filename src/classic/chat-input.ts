@@ -60,6 +60,7 @@ export function checkTerminator(term: unknown): Buffer | number | null {
 /** The handlers the sink calls: an AsyncChat, seen without its class. */
 export interface ChatHandlers {
   readonly closing: boolean;
+  readonly incoming: Buffer[];
   collectIncomingData(data: Buffer): HandlerResult;
   foundTerminator(): HandlerResult;
   frameTooLong(error: FrameTooLongError): HandlerResult;
@@ -84,6 +85,8 @@ export class ChatSink implements FrameSink {
     return this.chat.closing;
   }
   tooLong(length: number, limit: number): void {
-    if (!this.chat.closing) this.#keep(this.chat.frameTooLong(new FrameTooLongError(length, limit)));
+    if (this.chat.closing) return;
+    this.chat.incoming.length = 0; // what was collected of the long frame
+    this.#keep(this.chat.frameTooLong(new FrameTooLongError(length, limit)));
   }
 }
