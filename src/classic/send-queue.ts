@@ -16,7 +16,7 @@ const EMPTY = Buffer.alloc(0);
 export interface Pullable {
   /** The next chunk (never empty); an empty buffer once exhausted; `null` while an async source has none ready. */
   pull(): Buffer | null;
-  /** True while an async source has no chunk ready: nothing to send yet. */
+  /** True while an async source is asked for a chunk and has none ready: nothing to send yet. */
   readonly waiting: boolean;
   /** Lets the source go: an iterator is returned (closed). Idempotent. */
   release(): void;
@@ -81,7 +81,7 @@ class AsyncPullable implements Pullable {
     this.#owner = owner;
   }
 
-  get waiting(): boolean { return this.#ready === null && this.#iterator !== null; }
+  get waiting(): boolean { return this.#pulling && this.#ready === null; }
 
   pull(): Buffer | null {
     const chunk = this.#ready;
@@ -213,7 +213,14 @@ export class SendQueue {
         this.#shift();
         continue;
       }
-      const chunk = first.pull();
+      let chunk: Buffer | null;
+      try {
+        chunk = first.pull();
+      } catch (error) {
+        this.#shift(); // a source that threw is done: the queue goes on after it
+        first.release();
+        throw error;
+      }
       if (chunk === null) return false; // an async source: its chunk comes later
       if (chunk.length === 0) {
         this.#shift(); // exhausted
