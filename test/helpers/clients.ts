@@ -40,3 +40,8 @@ export function clientPresent(t: Test, check: ClientCheck): boolean {
 export const OPENSSL = client(['openssl', 'version'], 'openssl');
 export const SOCAT = client(['socat', '-V'], 'socat');
 export const PYTHON = client(['python3', '-c', 'import socket, ssl'], 'python3');
+/** Python with asyncore and asynchat: 3.11 or older (3.12 removed them). */
+export const PYTHON_ASYNCHAT = client(
+  ['python3', '-c', 'import warnings; warnings.simplefilter("ignore"); import asyncore, asynchat'],
+  'python3 (3.11 or older: asynchat left Python in 3.12)',
+);
