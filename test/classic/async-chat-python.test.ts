@@ -6,13 +6,14 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
-import { AF_INET, AsyncChat, Dispatcher, loop } from '../../src/index.js';
+import { AF_INET, AsyncChat, loop } from '../../src/index.js';
 import type { ChannelMap, Terminator } from '../../src/index.js';
+import { serveOnce } from '../helpers/async-chat.js';
 import { PYTHON_ASYNCHAT, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
 import { failOnUnhandled } from '../helpers/dispatchers.js';
@@ -163,23 +164,11 @@ for (const kind of ['bytes', 'count', 'null'] as const) {
     const { payload, frames } = exchange(kind);
     for (const chunk of [1, 2, 3]) {
       const map = testMap(t);
-      const handlers: EchoHandler[] = [];
-      class Server extends Dispatcher {
-        override handleAccepted(sock: net.Socket): void {
-          handlers.push(new EchoHandler(kind, sock, map));
-          this.close();
-        }
-      }
-      const server = new Server(null, map);
-      server.createSocket(AF_INET);
-      server.bind(['127.0.0.1', 0]);
-      server.listen(1);
-      await server.opened;
-      const port = (server.addr as [string, number])[1];
+      const { port, made } = await serveOnce(map, (sock) => new EchoHandler(kind, sock, map));
       const peer = python(t, ['client', kind, String(chunk), String(port), payload.toString('hex')]);
       await deadline((async () => { await loop({ map }); })(), `the exchange in pieces of ${chunk}`);
       const output = await deadline(peer.output, 'the Python client exits cleanly');
-      t.same(handlers.flatMap((h) => h.errors), [], `no error, pieces of ${chunk}`);
+      t.same((await made).errors, [], `no error, pieces of ${chunk}`);
       const got = (JSON.parse(output) as string[]).map((hex) => Buffer.from(hex, 'hex'));
       t.same(hexFrames(kind, got), hexFrames(kind, frames), `every byte back, pieces of ${chunk}`);
     }

@@ -4,7 +4,7 @@
 // tests that need exact splits of the input.
 import net from 'node:net';
 import type { Test } from 'tap';
-import { AF_INET, AsyncChat } from '../../src/index.js';
+import { AF_INET, AsyncChat, Dispatcher } from '../../src/index.js';
 import type { ChannelMap, Terminator } from '../../src/index.js';
 
 export const SERVER_QUIT = Buffer.from('QUIT\n');
@@ -106,4 +106,25 @@ export class FedChat extends EchoClient {
     }
   }
   get texts(): string[] { return this.contents.map((c) => c.toString()); }
+}
+
+/**
+ * A Dispatcher listening on a loopback port 0 that makes `make(sock)` of its
+ * first connection and closes; resolves with the port and what was made.
+ */
+export async function serveOnce<C>(map: ChannelMap, make: (sock: net.Socket) => C): Promise<{ port: number; made: Promise<C> }> {
+  let accepted!: (made: C) => void;
+  const made = new Promise<C>((resolve) => { accepted = resolve; });
+  class Server extends Dispatcher {
+    override handleAccepted(sock: net.Socket): void {
+      accepted(make(sock));
+      this.close();
+    }
+  }
+  const server = new Server(null, map);
+  server.createSocket(AF_INET);
+  server.bind(['127.0.0.1', 0]);
+  server.listen(1);
+  await server.opened;
+  return { port: (server.addr as [string, number])[1], made };
 }
