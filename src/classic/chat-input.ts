@@ -25,7 +25,16 @@ export type Terminator = Buffer | Uint8Array | string | number | null;
  * ```
  */
 export interface AsyncChatOptions extends ChannelOptions {
-  /** The longest frame in bytes, terminator excluded; default 65536; `Infinity` for none, as in Python. */
+  /**
+   * The longest frame in bytes, terminator excluded; default 65536;
+   * `Infinity` for none, as in Python. See {@link AsyncChat.maxFrameLength}.
+   * @example
+   * ```ts
+   * class Uploads extends AsyncChat {
+   *   constructor(sock: net.Socket) { super(sock, null, { maxFrameLength: 16 << 20 }); }
+   * }
+   * ```
+   */
   maxFrameLength?: number;
 }
 

@@ -3,7 +3,13 @@
 // any iterable or async iterable of chunks (send-queue.ts pulls them).
 import { showValue } from '../internal/validate.js';
 
-/** A chunk of output: a Buffer, a Uint8Array, or a string (sent as UTF-8). */
+/**
+ * A chunk of output: a Buffer, a Uint8Array, or a string (sent as UTF-8).
+ * @example
+ * ```ts
+ * const chunks: Chunk[] = [Buffer.from('a'), new Uint8Array([98]), 'c'];
+ * ```
+ */
 export type Chunk = Buffer | Uint8Array | string;
 
 /**
