@@ -3,6 +3,7 @@
 // foundTerminator(), empty frames, the default handlers, getData(), and the
 // frame limit: maxFrameLength and frameTooLong().
 import t from 'tap';
+import { dispatchEvent } from '../../src/classic/dispatch.js';
 import { AsyncChat, FrameTooLongError } from '../../src/index.js';
 import { FedChat, QuietChat } from '../helpers/async-chat.js';
 import { testMap } from '../helpers/net.js';
@@ -101,8 +102,6 @@ t.test('AsyncChat default collectIncomingData() and foundTerminator() throw erro
   t.throws(() => c.handleRead(), { message: 'Cannot end a frame: Bare must override foundTerminator()' });
   // Through the classic dispatch, as the loop calls it:
   c.feed.push(Buffer.from('\n'));
-  c.handleReadEvent = c.handleReadEvent.bind(c);
-  const { dispatchEvent } = await import('../../src/classic/dispatch.js');
   dispatchEvent(c, { type: 'read', channel: c } as never);
   t.match(c.errors, [{ message: /must override foundTerminator\(\)/ }], 'the loop hands the error to handleError()');
 });
