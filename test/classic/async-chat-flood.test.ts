@@ -22,8 +22,10 @@ const MiB = 1 << 20;
 /**
  * Growth of heapUsed + arrayBuffers, measured after a full collection, allowed
  * at any time while megabytes or gigabytes go by; and for the median of the
- * measures. A measure may still count a few input buffers in flight (or freed
- * and not yet swept), hence the two: what the chat keeps would show in both.
+ * measures. A measure may count what the test runner allocates meanwhile
+ * (up to 33 MiB once under tap with coverage, against 0.3 MiB for the file run
+ * alone), hence the two: what the chat kept would show in both, growing with
+ * the bytes sent.
  */
 const MEMORY_BOUND = 64 * MiB;
 const MEDIAN_BOUND = 8 * MiB;
@@ -124,7 +126,7 @@ t.test('AsyncChat closes at the first pass of maxFrameLength by a peer sending a
   t.ok(chat.maxGrowth < MEMORY_BOUND, `memory growth ${(chat.maxGrowth / MiB).toFixed(1)} MiB`);
 });
 
-t.test('AsyncChat whose frameTooLong() keeps the channel open skips 256 MiB without a terminator in bounded memory and reads the next line', async (t) => {
+t.test('AsyncChat whose frameTooLong() keeps the channel open skips 128 MiB without a terminator in bounded memory and reads the next line', async (t) => {
   const map = testMap(t);
   class Tolerant extends Lines {
     override frameTooLong(error: FrameTooLongError): void {
@@ -138,7 +140,7 @@ t.test('AsyncChat whose frameTooLong() keeps the channel open skips 256 MiB with
     chat.setTerminator('\n');
     return chat;
   });
-  const total = 256 * MiB;
+  const total = 128 * MiB;
   const peer = flooder(t, port, total, '\nafter\n');
   const running = (async () => { await loop({ map }); })();
   const chat = await deadline(accepted, 'the connection');
