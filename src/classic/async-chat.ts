@@ -226,8 +226,8 @@ export class AsyncChat extends Dispatcher {
    * `lineLengthExceeded`). Nothing more of it is collected, and `incoming` is
    * emptied (a subclass that collects elsewhere drops what it has here); if
    * the channel stays open, the frame's remaining bytes are discarded up to
-   * its terminator and the next frame is read as usual. Default: `handleError(error)`, whose
-   * default logs it and closes the channel.
+   * its terminator and the next frame is read as usual. Default:
+   * `handleError(error)`, whose default logs it and closes the channel.
    * @param error - the frame's length so far and the limit
    * @returns what `handleError()` returned
    * @example
