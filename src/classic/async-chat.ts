@@ -347,7 +347,7 @@ export class AsyncChat extends Dispatcher {
    * ```
    */
   initiateSend(): void {
-    if (!this.#queue.flush(this.#send, () => this.connected)) return;
+    if (!this.#queue.flush(this)) return;
     const result = this.handleClose();
     if (isPromise(result)) result.then(undefined, (error: unknown) => reportFailure(this, error));
   }
@@ -454,8 +454,6 @@ export class AsyncChat extends Dispatcher {
     this.#queue.clear();
     super.abort();
   }
-
-  readonly #send = (data: Buffer): number => this.send(data);
 
   /** What async producers tell: a chunk is ready (send it), or they failed. */
   #pullableOwner(): PullableOwner {

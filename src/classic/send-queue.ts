@@ -164,6 +164,12 @@ export function toPullable(source: unknown, owner: PullableOwner): Pullable {
 const CLOSE = Symbol('close when done');
 type Entry = Buffer | Pullable | typeof CLOSE;
 
+/** Where the queue sends: the channel. */
+export interface SendTarget {
+  readonly connected: boolean;
+  send(data: Buffer): number;
+}
+
 /** The queue itself: entries from `#head` on, so that taking the head is O(1). */
 export class SendQueue {
   #entries: Entry[] = [];
@@ -191,12 +197,12 @@ export class SendQueue {
   pushClose(): void { this.#entries.push(CLOSE); }
 
   /**
-   * Sends from the head while `send` takes every byte offered and `open()`
-   * holds. Each source's chunks go before it (Python's `appendleft`).
+   * Sends from the head while `to.send()` takes every byte offered and `to`
+   * is connected. Each source's chunks go before it (Python's `appendleft`).
    * @returns true when it reached the close mark (now taken off the queue)
    */
-  flush(send: (data: Buffer) => number, open: () => boolean): boolean {
-    while (this.#head < this.#entries.length && open()) {
+  flush(to: SendTarget): boolean {
+    while (this.#head < this.#entries.length && to.connected) {
       const entries = this.#entries; // #shift() may replace it
       const first = entries[this.#head] as Entry;
       if (first === CLOSE) {
@@ -204,7 +210,7 @@ export class SendQueue {
         return true;
       }
       if (Buffer.isBuffer(first)) {
-        const sent = send(first);
+        const sent = to.send(first);
         this.#bytes -= sent;
         if (sent < first.length) {
           if (sent > 0) entries[this.#head] = first.subarray(sent);
