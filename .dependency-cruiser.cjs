@@ -8,7 +8,8 @@
 // The 18.x line needs Node 22; 17.4 supports Node ^20.12.
 //
 // Layers, lowest first (a layer may import those below it, never those above):
-//   constants, errors          leaves: nothing from src but each other
+//   constants, errors,         leaves: nothing from src but each other
+//   tls-errors
 //   internal/                  small shared helpers
 //   core/                      the transport-agnostic readiness core
 //   roles/                     stream, listener, datagram roles
@@ -20,7 +21,7 @@
 // and no cycle anywhere in src, type-only imports included.
 
 /** Paths of one layer, as regular expressions over the path relative to the project root. */
-const LEAVES = '^src/(constants|errors)\\.ts$';
+const LEAVES = '^src/(constants|errors|tls-errors)\\.ts$';
 const INTERNAL = '^src/internal/';
 const CORE = '^src/core/';
 const ROLES = '^src/roles/';
@@ -28,7 +29,7 @@ const TRANSPORTS = '^src/transports/';
 const FRAMING = '^src/framing/';
 const CLASSIC = '^src/classic/';
 const INDEX = '^src/index\\.ts$';
-const FRONT = '^src/(?!(constants|errors|index)\\.ts$)[^/]+$';
+const FRONT = '^src/(?!(constants|errors|tls-errors|index)\\.ts$)[^/]+$';
 const LAYERED = '^src/([^/]+$|(internal|core|roles|transports|framing|classic)/)';
 
 /** A forbidden edge: every rule here is an error. */
@@ -52,7 +53,7 @@ module.exports = {
       { couldNotResolve: true },
     ),
     forbid('no-circular', 'Modules in src form no cycle, counting type-only imports', { path: '^src/' }, { circular: true }),
-    onlyImports('leaves-import-only-leaves', 'constants.ts and errors.ts import nothing from src but each other', LEAVES, [LEAVES]),
+    onlyImports('leaves-import-only-leaves', 'constants.ts, errors.ts and tls-errors.ts import nothing from src but each other', LEAVES, [LEAVES]),
     onlyImports(
       'internal-imports-only-internal-and-leaves',
       'src/internal/ holds small shared helpers: it imports only internal, constants and errors',

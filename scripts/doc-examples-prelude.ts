@@ -26,3 +26,5 @@ export declare const reader: { readExactly(size: number): Promise<Buffer> };
 export declare const ev: LoopEvent;
 /** The error in hand, as in `catch (err)`. */
 export declare const err: unknown;
+/** A datagram channel: `createSocket(AF_INET, SOCK_DGRAM)` was called on it. */
+export declare const udp: Channel;

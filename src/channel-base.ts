@@ -6,8 +6,9 @@
 // Python's dispatcher does: idle, then a stream (connect(), an accepted
 // socket) or a listener (listen()). Channel (channel.ts) adds the promise
 // helpers and the iteration.
+import type dgram from 'node:dgram';
 import net from 'node:net';
-import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from './constants.js';
+import { AF_INET, AF_UNIX, SOCK_DGRAM, SOCK_STREAM } from './constants.js';
 import type { Address, Family, SocketType } from './constants.js';
 import { ChannelMap } from './core/channel-map.js';
 import { CORE, Core } from './core/readiness.js';
@@ -23,11 +24,18 @@ import { StreamRole } from './roles/stream.js';
 import type { StreamBinding, StreamTransport } from './roles/stream.js';
 import { NetListener, adoptSocket, listenNet, peerAddress, queuedAddress } from './transports/net-listener.js';
 import { connectNet, startAccepted, transportFor } from './transports/net-stream.js';
+import { listenTls } from './transports/tls-listener.js';
+import { connectSecure } from './transports/tls-stream.js';
+import { clientSetup, serverSetup } from './tls-options.js';
+import { DgramTransport } from './transports/dgram.js';
+import { checkDatagramHost, checkDatagramPeer } from './internal/datagram-address.js';
 
 let nextId = 1;
 
 /** Where Channel finds the stream role of its base; not exported from the package. */
 export const STREAM = Symbol('asyncore.stream');
+/** Where the datagram methods find the socket and role of a datagram channel. */
+export const DATAGRAM = Symbol('asyncore.datagram');
 
 /**
  * The default map, used by channels and loops that are given none: Python's `socket_map`.
@@ -83,6 +91,7 @@ export abstract class ChannelBase implements Front {
   #settings: Settings;
   #stream: StreamRole | null = null;
   #listener: ListenerRole<net.Socket> | null = null;
+  #datagram: DgramTransport | null = null;
 
   /**
    * Wraps an accepted socket (making a connected channel), or makes an idle
@@ -131,6 +140,7 @@ export abstract class ChannelBase implements Front {
     const core = this[CORE];
     if (core.life === 'closed') return 'closed';
     if (this.#listener !== null) return 'listening';
+    if (this.#datagram !== null) return 'open';
     return this.#stream?.phase ?? 'idle';
   }
 
@@ -141,7 +151,9 @@ export abstract class ChannelBase implements Front {
    * if (channel.connected) channel.send('x')
    * ```
    */
-  get connected(): boolean { return this.#stream?.phase === 'open' && this[CORE].life === 'active'; }
+  get connected(): boolean {
+    return (this.#stream?.phase === 'open' || this.#datagram?.connected === true) && this[CORE].life === 'active';
+  }
 
   /**
    * True once `listen()` was called and until the channel closes.
@@ -181,14 +193,16 @@ export abstract class ChannelBase implements Front {
   get addr(): Address | null { return this.#addr; }
 
   /**
-   * The Node socket (`net.Socket`), server (`net.Server`) or `null`.
+   * The Node socket (`net.Socket`, or `dgram.Socket` once a datagram channel
+   * binds, connects or sends), server (`net.Server`) or `null`.
    * @example
    * ```ts
    * const sock = channel.socket;
    * if (sock instanceof net.Socket) sock.setNoDelay(true);
    * ```
    */
-  get socket(): net.Socket | net.Server | null {
+  get socket(): net.Socket | net.Server | dgram.Socket | null {
+    if (this.#datagram !== null) return this.#datagram.socket;
     const binding = this.#stream?.binding;
     if (binding instanceof net.Socket) return binding;
     const server = this.#listener?.binding;
@@ -245,8 +259,8 @@ export abstract class ChannelBase implements Front {
    * Chooses the family and type of the socket and joins the map. Node creates
    * the real socket at `connect()` or `listen()`.
    * @param family - {@link AF_INET}, {@link AF_INET6} or {@link AF_UNIX}
-   * @param type - {@link SOCK_STREAM}
-   * @throws TypeError for an unknown family or type; UnsupportedError for `SOCK_DGRAM`;
+   * @param type - {@link SOCK_STREAM}, or {@link SOCK_DGRAM} for UDP (an `open` datagram channel at once)
+   * @throws TypeError for an unknown family or type; UnsupportedError for `AF_UNIX` with `SOCK_DGRAM`, and for `SOCK_DGRAM` with the `tls` option;
    *   ChannelStateError when the channel already has a socket
    * @example
    * ```ts
@@ -256,10 +270,19 @@ export abstract class ChannelBase implements Front {
   createSocket(family: Family = AF_INET, type: SocketType = SOCK_STREAM): void {
     checkFamily(family);
     checkSocketType(type);
-    if (type === SOCK_DGRAM) throw new UnsupportedError('Cannot create socket: SOCK_DGRAM is not supported yet');
+    if (type === SOCK_DGRAM && family === AF_UNIX) {
+      throw new UnsupportedError('Cannot create socket: AF_UNIX with SOCK_DGRAM is not supported (Node has no Unix datagram sockets)');
+    }
+    if (type === SOCK_DGRAM && this.#settings.tls !== null) {
+      throw new UnsupportedError('Cannot create socket: the tls option is for streams (Node has no DTLS)');
+    }
     this.#checkOpen('create socket');
-    if (this.#family !== null) throw new ChannelStateError('Cannot create socket: the channel already has one');
+    if (this.#family !== null || this.#stream !== null) throw new ChannelStateError('Cannot create socket: the channel already has one');
     this.#family = family;
+    if (type === SOCK_DGRAM) {
+      const datagram = this.#datagram = new DgramTransport(this[CORE], family, this.#settings);
+      datagram.onBound = (where) => { if (this.#bound !== null && !datagram.hasPeer) this.#addr = where; };
+    }
     this.#map.set(this.id, this);
   }
 
@@ -277,7 +300,7 @@ export abstract class ChannelBase implements Front {
     if (!(sock instanceof net.Socket)) throw new TypeError('Invalid socket: expected a net.Socket');
     checkNoReadBuffer(this.#settings.readBufferSize);
     this.#checkOpen('set socket');
-    if (this.#stream !== null || this.#listener !== null) {
+    if (this.#stream !== null || this.#listener !== null || this.#datagram !== null) {
       throw new ChannelStateError('Cannot set socket: the channel already has one');
     }
     if (map !== undefined && map !== null) this.#map = map;
@@ -301,6 +324,9 @@ export abstract class ChannelBase implements Front {
     return stream;
   }
 
+  /** @internal The checked options of `channel`, for the transports that attach to it. */
+  static settingsOf(channel: ChannelBase): Settings { return channel.#settings; }
+
   /**
    * Kept for porting: Node already sets `SO_REUSEADDR` on every TCP listener,
    * so a restarted server can bind its port at once. Does nothing else.
@@ -311,6 +337,9 @@ export abstract class ChannelBase implements Front {
    */
   setReuseAddr(): void {
     this.#checkOpen('set SO_REUSEADDR');
+    if (this.#datagram?.reuseAddr() === false) {
+      throw new ChannelStateError('Cannot set SO_REUSEADDR: the datagram socket already exists (set it before bind(), connect() or sending)');
+    }
   }
 
   /**
@@ -329,11 +358,13 @@ export abstract class ChannelBase implements Front {
   bind(address: Address): void {
     const family = this.#needFamily('bind');
     const checked = checkAddress(family, address);
-    if (this.#bound !== null || this.state !== 'idle') {
+    if (this.#datagram !== null) checkDatagramHost(family, checked);
+    if (this.#bound !== null || (this.#datagram?.started ?? this.state !== 'idle')) {
       throw new ChannelStateError('Cannot bind: the channel is already bound');
     }
     this.#bound = checked;
     this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
+    this.#datagram?.bind(checked as IpAddress);
   }
 
   /**
@@ -353,11 +384,11 @@ export abstract class ChannelBase implements Front {
     }
     if (backlog < 0) throw new RangeError(`Invalid backlog: expected 0 or more, got ${backlog}`);
     const family = this.#needFamily('listen');
-    if (this.state !== 'idle') throw new ChannelStateError(`Cannot listen: the channel is ${this.state}`);
-    const core = this[CORE];
-    this.#listener = listenNet(core, this.#settings.acceptQueueLimit, family, this.#bound, backlog, (where) => {
-      this.#addr = where ?? this.#addr ?? '';
-    });
+    if (this.state !== 'idle') throw new ChannelStateError(`Cannot listen: the channel is ${this.#datagram ? 'a datagram channel' : this.state}`);
+    const tls = this.#settings.tls;
+    const listening = (where: Address | null): void => { this.#addr = where ?? this.#addr ?? ''; };
+    const args = [this[CORE], this.#settings.acceptQueueLimit, family, this.#bound, backlog, listening] as const;
+    this.#listener = tls === null ? listenNet(...args) : listenTls(serverSetup(tls), ...args);
   }
 
   /**
@@ -376,9 +407,18 @@ export abstract class ChannelBase implements Front {
   connect(address: Address): void {
     const family = this.#needFamily('connect');
     const checked = checkAddress(family, address);
-    if (this.state !== 'idle') throw new ChannelStateError(`Cannot connect: the channel is ${this.state}`);
+    const datagram = this.#datagram;
+    if (datagram !== null) checkDatagramPeer(family, checked, 'connect to');
+    if (datagram?.hasPeer ?? this.state !== 'idle') throw new ChannelStateError(`Cannot connect: the channel is ${datagram ? 'connected' : this.state}`);
     this.#addr = typeof checked === 'string' ? checked : [checked.host, checked.port];
-    this.#stream = connectNet(this[CORE], this.#settings, family, checked, this.#bound);
+    if (datagram !== null) {
+      datagram.connect(checked as IpAddress);
+      return;
+    }
+    const tls = this.#settings.tls;
+    const host = typeof checked === 'string' || checked.host === '' ? 'localhost' : checked.host;
+    const secure = tls === null ? undefined : connectSecure(clientSetup(tls, host));
+    this.#stream = connectNet(this[CORE], this.#settings, family, checked, this.#bound, secure);
   }
 
   /**
@@ -412,11 +452,13 @@ export abstract class ChannelBase implements Front {
    * `buffer = buffer.subarray(channel.send(buffer))`. Accepted bytes are
    * never lost by `close()`. The bytes are not copied: do not modify a buffer
    * after passing it. Returns 0 while `write()` calls wait (they go first) and
-   * after the connection broke.
+   * after the connection broke. On a datagram channel, sends `data` as one
+   * datagram to the peer set by `connect()`, whole or not at all: see
+   * {@link Channel.sendTo}.
    * @param data - a Buffer, Uint8Array or string (UTF-8)
    * @returns the number of bytes accepted
    * @throws TypeError for other data; ChannelClosedError after `close()`;
-   *   ChannelStateError before `connect()`
+   *   ChannelStateError before `connect()`; RangeError for a datagram over the protocol's limit
    * @example
    * ```ts
    * let buffer = Buffer.from('hello\n');
@@ -426,6 +468,7 @@ export abstract class ChannelBase implements Front {
   send(data: Buffer | Uint8Array | string): number {
     const buf = toBuffer(data);
     this.#checkOpen('send');
+    if (this.#datagram !== null) return this.#datagram.transmit(buf, null);
     const stream = this.#stream;
     if (stream === null) throw new ChannelStateError('Cannot send: the channel is not connected');
     return stream.send(buf);
@@ -435,7 +478,8 @@ export abstract class ChannelBase implements Front {
    * Takes received bytes.
    * @param bufferSize - the most bytes to return (a positive integer)
    * @returns at most `bufferSize` bytes; `null` when nothing waits and the peer
-   *   is still open; an empty buffer at end of stream (or once a broken connection's bytes are taken)
+   *   is still open; an empty buffer at end of stream (or once a broken connection's bytes are taken).
+   *   On a datagram channel: the next datagram as {@link Channel.recvFrom} gives it, without the address
    * @throws TypeError/RangeError for a bad size (checked first: `recv(0)` on a
    *   closed channel throws RangeError); ChannelClosedError after `close()`;
    *   ChannelStateError on a channel that has no connection
@@ -447,6 +491,7 @@ export abstract class ChannelBase implements Front {
   recv(bufferSize: number): Buffer | null {
     checkPositiveInteger('bufferSize', bufferSize);
     this.#checkOpen('recv');
+    if (this.#datagram !== null) return this.#datagram.role.take(bufferSize)?.[0] ?? null;
     return StreamRole.needConnection(this.#stream, 'recv').recv(bufferSize);
   }
 
@@ -471,6 +516,7 @@ export abstract class ChannelBase implements Front {
     if (!this.#shutDown()) return;
     this.#stream?.close();
     this.#listener?.close();
+    this.#datagram?.close();
   }
 
   /**
@@ -485,10 +531,13 @@ export abstract class ChannelBase implements Front {
     if (!this.#shutDown()) return;
     this.#stream?.abort();
     this.#listener?.close();
+    this.#datagram?.close();
   }
 
   /** @internal The stream role, for Channel's helpers. */
   get [STREAM](): StreamRole | null { return this.#stream; }
+  /** @internal The datagram socket and role, for the datagram methods. */
+  get [DATAGRAM](): DgramTransport | null { return this.#datagram; }
 
   // ---- internals -----------------------------------------------------------
 
@@ -498,7 +547,10 @@ export abstract class ChannelBase implements Front {
 
   #needFamily(action: string): Family {
     this.#checkOpen(action);
-    if (this.#family === null) throw new ChannelStateError(`Cannot ${action}: call createSocket() first`);
+    if (this.#family === null) {
+      // A channel over a descriptor is open with no family: it never binds, listens or connects.
+      throw new ChannelStateError(`Cannot ${action}: ${this.#stream === null ? 'call createSocket() first' : `the channel is ${this.state}`}`);
+    }
     return this.#family;
   }
 

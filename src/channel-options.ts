@@ -2,6 +2,8 @@
 // checked set is frozen and shared by every channel made with it (every
 // connection of one connections() call), rather than copied into each.
 import { checkPositiveInteger, checkSeconds, showValue } from './internal/validate.js';
+import { checkTls } from './tls-options.js';
+import type { TlsOptions, TlsSettings } from './tls-options.js';
 
 /**
  * Tuning of one channel; every field has a default.
@@ -14,7 +16,8 @@ export interface ChannelOptions {
   /**
    * Bytes received and not yet taken by `recv()` at which Node stops reading
    * from the kernel until `recv()` takes them below it. A positive integer;
-   * default 65536.
+   * default 65536. On a datagram channel: bytes of received datagrams
+   * waiting, at or past which new ones are dropped (see `datagramLimit`).
    * @example
    * ```ts
    * new Channel(sock, map, { readHighWaterMark: 16 * 1024 })
@@ -24,7 +27,8 @@ export interface ChannelOptions {
   /**
    * Bytes accepted and not yet flushed to the kernel at which `send()` accepts
    * nothing more; `send()` takes only what fits under it. A positive integer;
-   * default 65536.
+   * default 65536. On a datagram channel: bytes of datagrams sent and not yet
+   * handed to the kernel, at or past which `sendTo()` refuses whole datagrams.
    * @example
    * ```ts
    * new Channel(sock, map, { writeHighWaterMark: 1 << 20 })
@@ -115,15 +119,41 @@ export interface ChannelOptions {
    * ```
    */
   allowHalfOpen?: boolean;
+  /**
+   * TLS ({@link TlsOptions}): a channel that connects makes the handshake
+   * before its `connect` event; a listener hands out only connections whose
+   * handshake is done. Ignored for accepted channels (the listener's applies).
+   * Not with `readBufferSize`. Default none (plain TCP).
+   * @example
+   * ```ts
+   * declare const caPem: string; // the certificate authority that signed the server's certificate
+   * const client = new Channel(null, map, { tls: { servername: 'localhost', ca: caPem } });
+   * ```
+   */
+  tls?: TlsOptions;
+  /**
+   * Datagrams a datagram channel holds in each direction: received ones
+   * waiting for `recvFrom()` (beyond it, or beyond `readHighWaterMark` bytes,
+   * arrivals are dropped and counted in {@link Channel.droppedDatagrams}),
+   * and sent ones not yet handed to the kernel (beyond it, or beyond
+   * `writeHighWaterMark` bytes, `sendTo()` refuses and returns 0). A
+   * positive integer; default 1024.
+   * @example
+   * ```ts
+   * const udp = new Channel(null, map, { datagramLimit: 4096, readHighWaterMark: 1 << 20 });
+   * ```
+   */
+  datagramLimit?: number;
 }
 
 const DEFAULT_HWM = 64 * 1024;
 const DEFAULT_ACCEPT_QUEUE_LIMIT = 1024;
+const DEFAULT_DATAGRAM_LIMIT = 1024;
 const DEFAULT_CLOSE_TIMEOUT = 30;
 const DEFAULT_LINGER_TIMEOUT = 5;
 
 /** Checked options with every default filled in. */
-export type Settings = Readonly<Required<ChannelOptions>>;
+export type Settings = Readonly<Required<Omit<ChannelOptions, 'tls'>>> & { readonly tls: TlsSettings | null };
 
 function checkIdleTimeout(value: unknown): number {
   const seconds = checkSeconds('idleTimeout', value);
@@ -161,7 +191,13 @@ export function checkOptions(value: unknown): Settings {
       ? 0 : checkPositiveInteger('readBufferSize', options.readBufferSize),
     idleTimeout: options.idleTimeout === undefined ? 0 : checkIdleTimeout(options.idleTimeout),
     allowHalfOpen: options.allowHalfOpen === undefined ? false : checkBoolean('allowHalfOpen', options.allowHalfOpen),
+    tls: options.tls === undefined ? null : checkTls(options.tls),
+    datagramLimit: options.datagramLimit === undefined
+      ? DEFAULT_DATAGRAM_LIMIT : checkPositiveInteger('datagramLimit', options.datagramLimit),
   });
+  if (settings.tls !== null && settings.readBufferSize > 0) {
+    throw new TypeError('Invalid option readBufferSize: not available with tls');
+  }
   checked.add(settings);
   return settings;
 }
@@ -187,6 +223,7 @@ export function checkNoReadBuffer(readBufferSize: number): void {
  *  ├───listen()───▶ listening ──close(), or failure: error, then close event───────▶ closed
  *  └───close()─────────────────────────────────────────────────────────────────────▶ closed
  * accepted socket ──new Channel(sock)──▶ open
+ * createSocket(family, SOCK_DGRAM) ──▶ open (a datagram channel: never connecting nor listening)
  * ```
  *
  * "close event": once a consumer was handed `close`, its next pull (or

@@ -4,19 +4,27 @@
 import { AsyncIterableX } from 'ix/asynciterable';
 import { SHUT_RD, SHUT_WR } from './constants.js';
 import type { Address, ShutdownHow } from './constants.js';
-import { ChannelBase, STREAM } from './channel-base.js';
+import { DATAGRAM, STREAM } from './channel-base.js';
+import { DatagramBase } from './channel-datagram.js';
 import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
-import type { ChunksOptions, ConnectionsOptions, Settings, WriteOptions } from './channel-options.js';
+import type { ChannelOptions, ChunksOptions, ConnectionsOptions, Settings, WriteOptions } from './channel-options.js';
 import { EventIterator } from './core/event-iterator.js';
 import type { CoreEvent } from './core/events.js';
 import { CORE } from './core/readiness.js';
 import type { Core, Front } from './core/readiness.js';
-import { ChannelClosedError, ChannelStateError } from './errors.js';
+import net from 'node:net';
+import { ChannelClosedError, ChannelStateError, UnsupportedError } from './errors.js';
 import { checkObject, isEmpty } from './internal/options.js';
 import { checkPositiveInteger, checkShutdownHow, toBuffer } from './internal/validate.js';
 import { ChunkIterator } from './roles/chunk-iterator.js';
 import { DONE, PullIterator } from './roles/pull-iterator.js';
 import { StreamRole, rejected } from './roles/stream.js';
+import { tlsInfoOf } from './tls-info.js';
+import type { TlsInfo } from './tls-info.js';
+import { startTlsSetup } from './tls-options.js';
+import type { StartTlsOptions } from './tls-options.js';
+import { acceptorOf } from './transports/tls-listener.js';
+import { startTlsStream } from './transports/tls-stream.js';
 
 export { socketMap } from './channel-base.js';
 
@@ -39,7 +47,7 @@ export { socketMap } from './channel-base.js';
  * }
  * ```
  */
-export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Channel>>, Disposable, AsyncDisposable {
+export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Channel>>, Disposable, AsyncDisposable {
   #readInterest = true;
   #writeInterest = false;
 
@@ -130,7 +138,8 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    * ```
    */
   override toString(): string {
-    const addr = this.addr === null ? '' : ` ${formatAddress(this.addr)}`;
+    const where = formatAddress(this.addr);
+    const addr = where === '' ? '' : ` ${where}`;
     return `<${this.constructor.name} ${this.state}${addr} #${this.id}>`;
   }
 
@@ -158,22 +167,23 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
   }
 
   /**
-   * Bytes received and not yet taken by `recv()`.
+   * Bytes received and not yet taken by `recv()` (on a datagram channel:
+   * the bytes of the datagrams waiting for `recvFrom()`).
    * @example
    * ```ts
    * channel.bufferedAmount
    * ```
    */
-  get bufferedAmount(): number { return this[STREAM]?.bufferedAmount ?? 0; }
+  get bufferedAmount(): number { return this[STREAM]?.bufferedAmount ?? this[DATAGRAM]?.role.queuedBytes ?? 0; }
 
   /**
-   * Bytes accepted by `send()`/`write()` and not yet flushed to the kernel.
+   * Bytes accepted by `send()`/`write()` (or `sendTo()`) and not yet flushed to the kernel.
    * @example
    * ```ts
    * channel.pendingWrite
    * ```
    */
-  get pendingWrite(): number { return this[STREAM]?.pendingWrite ?? 0; }
+  get pendingWrite(): number { return this[STREAM]?.pendingWrite ?? this[DATAGRAM]?.role.sendingBytes ?? 0; }
 
   /**
    * Takes received bytes into the caller's buffer (Python's `recv_into`):
@@ -258,8 +268,70 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    */
   get released(): Promise<undefined> {
     if (this[STREAM] !== null) return this[STREAM].released;
+    if (this[DATAGRAM] !== null) return this[DATAGRAM].released;
     return this.state !== 'listening' ? Promise.resolve(undefined) : this[CORE].closed;
   }
+
+  /**
+   * The TLS session once its handshake is done (see {@link TlsInfo}); `null`
+   * for a plain channel, a listener, or while a handshake runs.
+   * @example
+   * ```ts
+   * console.log(client.tls?.protocol, client.tls?.alpnProtocol);
+   * ```
+   */
+  get tls(): TlsInfo | null {
+    const stream = this[STREAM];
+    return stream === null || stream.upgrading || stream.phase !== 'open' ? null : tlsInfoOf(stream.binding);
+  }
+
+  /**
+   * Connections a TLS listener dropped before handing them out: failed or
+   * timed-out handshakes, and those reset because `maxHandshakes` were running.
+   * @example
+   * ```ts
+   * console.log(`${server.failedHandshakes} handshakes failed`);
+   * ```
+   */
+  get failedHandshakes(): number { return acceptorOf(this.socket)?.failed ?? 0; }
+
+  /**
+   * STARTTLS: runs TLS over this open connection. Every byte accepted before
+   * the call goes out first, in plaintext; unread bytes the peer sent after
+   * its request (its ClientHello in the same segment) are kept as the start of
+   * the TLS stream; then the handshake runs, with no `read` or `write`
+   * readiness meanwhile (`send()` accepts nothing, `recv()` gives `null`,
+   * `write()` waits), and once it is done bytes flow encrypted. The side is
+   * the server when `key`, `pfx` or `SNICallback` is given, else the client
+   * (override it with `side`). A failed handshake breaks the channel (an
+   * `error` event with operation `connect`, then `close`).
+   * @param options - the TLS options of this side ({@link StartTlsOptions})
+   * @returns a promise that resolves once the handshake is done; it rejects
+   *   with a {@link TlsHandshakeError} (or subclass), or ChannelClosedError when
+   *   the channel closes first
+   * @throws TypeError for bad options; ChannelClosedError after `close()`;
+   *   ChannelStateError when the channel is not connected, listens, or
+   *   already runs TLS; UnsupportedError for an in-memory channel
+   * @example
+   * ```ts
+   * await client.write('STARTTLS\r\n');
+   * for await (const line of client.chunks()) if (line.toString().startsWith('220')) break;
+   * await client.startTls({ servername: 'localhost' });
+   * ```
+   */
+  startTls(options: StartTlsOptions): Promise<undefined> {
+    checkObject(options);
+    const state = this.state;
+    if (state === 'closed') throw new ChannelClosedError('Cannot start TLS: the channel is closed');
+    const stream = this[STREAM];
+    if (state !== 'open' || stream === null) throw new ChannelStateError(`Cannot start TLS: the channel is ${state}`);
+    if (!(stream.binding instanceof net.Socket)) throw new UnsupportedError('Cannot start TLS: the channel has no socket');
+    if (stream.upgrading || this.tls !== null) throw new ChannelStateError('Cannot start TLS: the channel already runs TLS');
+    const addr = this.addr;
+    const setup = startTlsSetup(options, typeof addr !== 'string' && addr !== null && addr[0] !== '' ? addr[0] : 'localhost');
+    return startTlsStream(stream, setup).then(() => undefined);
+  }
+
   /**
    * The port of an IP channel once it has one (a listener's real port once
    * `opened` resolves, a connected channel's peer port); `null` for a Unix
@@ -356,7 +428,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
    *   waiting (or next) step with `signal.reason`
    * @returns an async iterable of buffers (an ix `AsyncIterableX`: `.pipe()` works)
    * @throws TypeError/RangeError for a bad size, and ChannelStateError on a
-   *   listening channel (as `recv()`), at the call; the connection's error,
+   *   listening channel (as `recv()`) or a datagram channel, at the call; the connection's error,
    *   while iterating, if it breaks
    * @example
    * ```ts
@@ -368,6 +440,7 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
     const size = options.size ?? 65536;
     checkPositiveInteger('size', size);
     if (this.state === 'listening') throw new ChannelStateError('Cannot read chunks: the channel is listening');
+    if (this[DATAGRAM] !== null) throw new ChannelStateError('Cannot read chunks: a datagram channel has no stream (use datagrams())');
     return new ChunkIterator({ core: this[CORE], stream: () => this[STREAM] }, size, options.signal);
   }
 
@@ -402,7 +475,8 @@ export class Channel extends ChannelBase implements AsyncIterable<CoreEvent<Chan
       return null;
     }
     const pair = this.accept();
-    return pair === null ? null : new Channel(pair[0], this.map, options);
+    // Checked settings pass through the constructor's check as they are.
+    return pair === null ? null : new Channel(pair[0], this.map, options as unknown as ChannelOptions);
   }
 
   /** Throws as accept() would on a channel that connected: it will never listen. */

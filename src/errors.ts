@@ -16,7 +16,12 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_ACCEPT_QUEUE_FULL'
   | 'ERR_CHANNEL_IDLE_TIMEOUT'
-  | 'ERR_FRAME_TOO_LONG';
+  | 'ERR_FRAME_TOO_LONG'
+  | 'ERR_BAD_DESCRIPTOR'
+  | 'ERR_TLS_HANDSHAKE'
+  | 'ERR_TLS_HANDSHAKE_TIMEOUT'
+  | 'ERR_TLS_CERTIFICATE'
+  | 'ERR_TLS_HOSTNAME';
 
 /**
  * The channel was closed locally before the operation could complete: a
@@ -243,3 +248,91 @@ export class ExitNow extends Error {
    */
   override readonly name = 'ExitNow';
 }
+
+/**
+ * What a descriptor turned out to be, in a {@link BadDescriptorError}:
+ * `closed` (not open), or a kind Node cannot watch for readiness.
+ * @example
+ * ```ts
+ * const kind: DescriptorKind = 'tty';
+ * ```
+ */
+export type DescriptorKind = 'closed' | 'file' | 'directory' | 'tty' | 'character device' | 'block device' | 'unsupported socket' | 'unknown';
+
+/**
+ * Thrown by `openDescriptor()` and `FileDispatcher` for a descriptor that
+ * cannot become a channel: one that is not open, or one that is neither a
+ * pipe nor a stream socket (a regular file, a terminal, a directory, a
+ * device, a datagram socket), which Node cannot watch for readiness.
+ *
+ * @example
+ * ```ts
+ * try { openDescriptor(0); }
+ * catch (err) { if (err instanceof BadDescriptorError && err.kind === 'tty') console.error('stdin is a terminal: pipe something in'); }
+ * ```
+ */
+export class BadDescriptorError extends Error {
+  /**
+   * Always `'ERR_BAD_DESCRIPTOR'`: test it rather than the message.
+   * @example
+   * ```ts
+   * if ((err as BadDescriptorError).code === 'ERR_BAD_DESCRIPTOR') process.exitCode = 2;
+   * ```
+   */
+  readonly code = 'ERR_BAD_DESCRIPTOR';
+
+  /**
+   * Always `'BadDescriptorError'`, as shown in stack traces.
+   * @example
+   * ```ts
+   * String(err) // 'BadDescriptorError: ...'
+   * ```
+   */
+  override readonly name = 'BadDescriptorError';
+
+  /**
+   * The descriptor that was refused.
+   * @example
+   * ```ts
+   * if (err instanceof BadDescriptorError) console.error(`descriptor ${err.fd} refused`);
+   * ```
+   */
+  readonly fd: number;
+
+  /**
+   * What the descriptor is: `closed`, `file`, `tty` ...
+   * @example
+   * ```ts
+   * if (err instanceof BadDescriptorError && err.kind === 'file') console.error('a regular file is always ready: read it with node:fs');
+   * ```
+   */
+  readonly kind: DescriptorKind;
+
+  /**
+   * Made by the function that refused the descriptor.
+   * @param fd - the descriptor
+   * @param kind - what it is
+   * @param options - `{ cause }`: the underlying error, if any
+   * @example
+   * ```ts
+   * new BadDescriptorError(7, 'file').message // 'Cannot open descriptor 7: it is a regular file, not a pipe or a stream socket'
+   * ```
+   */
+  constructor(fd: number, kind: DescriptorKind, options?: ErrorOptions) {
+    super(kind === 'closed'
+      ? `Cannot open descriptor ${fd}: it is not open`
+      : `Cannot open descriptor ${fd}: it is ${KIND_TEXT[kind]}, not a pipe or a stream socket`, options);
+    this.fd = fd;
+    this.kind = kind;
+  }
+}
+
+const KIND_TEXT: Readonly<Record<Exclude<DescriptorKind, 'closed'>, string>> = {
+  file: 'a regular file',
+  directory: 'a directory',
+  tty: 'a terminal (TTY)',
+  'character device': 'a character device',
+  'block device': 'a block device',
+  'unsupported socket': 'a socket Node cannot stream (datagram or raw)',
+  unknown: 'of an unknown kind',
+};

@@ -38,6 +38,8 @@ export { ChannelMap } from './core/channel-map.js';
 export type { MapListener, MapMember } from './core/channel-map.js';
 export { Channel, Connections, formatAddress, socketMap } from './channel.js';
 export { ChannelBase } from './channel-base.js';
+export { DatagramBase } from './channel-datagram.js';
+export type { DatagramsOptions } from './channel-datagram.js';
 export type {
   ChannelOptions, ChannelState, ChunksOptions, ConnectionsOptions, WriteOptions,
 } from './channel-options.js';
@@ -49,6 +51,7 @@ export type { AsyncChatOptions, Terminator } from './classic/async-chat.js';
 export { SimpleProducer } from './classic/producers.js';
 export type { Chunk, Producer, ProducerLike } from './classic/producers.js';
 export { FrameTooLongError, IncompleteFrameError } from './framing/errors.js';
+export { FileDispatcher } from './classic/file-dispatcher.js';
 export { closeAll } from './close-all.js';
 export { loop, Loop } from './classic/loop.js';
 export { EventLoop } from './loop.js';
@@ -56,7 +59,13 @@ export type { LoopOptions } from './loop.js';
 export {
   AcceptQueueFullError, ChannelClosedError, ChannelStateError, ExitNow, IdleTimeoutError, UnsupportedError,
 } from './errors.js';
-export type { ErrorCode } from './errors.js';
+export { BadDescriptorError } from './errors.js';
+export type { DescriptorKind, ErrorCode } from './errors.js';
+export { openDescriptor } from './descriptor.js';
+export type { DescriptorOptions, DescriptorSource, DescriptorWays } from './descriptor.js';
+export { TlsCertificateError, TlsHandshakeError, TlsHandshakeTimeoutError, TlsHostnameError } from './tls-errors.js';
+export type { StartTlsOptions, TlsOptions } from './tls-options.js';
+export type { TlsInfo } from './tls-info.js';
 export { channelPair } from './pair.js';
 export type { ChannelPair, PairControl, PairOptions } from './pair.js';
 export { connect, listen } from './connect.js';
@@ -64,3 +73,4 @@ export type { ConnectOptions, ListenOptions } from './connect.js';
 export type { CoreEvent } from './core/events.js';
 export type { Front } from './core/readiness.js';
 export type { ChunkIterator } from './roles/chunk-iterator.js';
+export type { DatagramIterator } from './roles/datagram-iterator.js';

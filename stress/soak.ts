@@ -10,6 +10,7 @@
 //   node --expose-gc build/stress/soak.js --child [--cycles 10000]
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import type dgram from 'node:dgram';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +45,7 @@ export interface SoakFigures {
   failures: string[];
 }
 
-function closedOf(sock: net.Socket | net.Server | null): Promise<void> {
+function closedOf(sock: net.Socket | net.Server | dgram.Socket | null): Promise<void> {
   if (sock === null) return Promise.reject(new Error('no socket'));
   if ('closed' in sock && sock.closed) return Promise.resolve();
   return new Promise((resolve) => sock.once('close', () => { resolve(); }));

@@ -2,13 +2,22 @@
 // the examples once, then run each compiled example over loopback and check
 // that it exits 0 having printed what the README says it prints. The README's
 // snippets are checked to be excerpts of those files, so the two cannot drift.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// The cat example is run with piped input instead, and its output compared byte for byte.
+import { execFile, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import tls from 'node:tls';
 import t from 'tap';
+import { OPENSSL, clientPresent } from './helpers/clients.js';
+import { deadline } from './helpers/deadline.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Building the package and the examples takes most of a minute on a busy
+// machine: the file gets twice tap's default 60 s.
+t.setTimeout(120_000);
 
 interface Run { code: number | null; signal: string | null; stdout: string; stderr: string }
 
@@ -92,6 +101,47 @@ for (const { file, expect } of examples) {
   });
 }
 
+/** Runs the built cat example with `stdin` as its standard input; resolves with what it wrote and its exit. */
+function runCat(stdin: 'pipe' | number, input: Buffer | null): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const child = spawn(process.execPath, [path.join('build', 'examples', 'cat.js')], { cwd: root, stdio: [stdin, 'pipe', 'pipe'] });
+  const timer = setTimeout(() => { child.kill('SIGKILL'); }, 15_000);
+  const out: Buffer[] = [];
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => { out.push(chunk); });
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  if (input !== null) child.stdin?.end(input);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr });
+    });
+  });
+}
+
+t.test('examples/cat.ts copies a binary payload from stdin to stdout byte for byte, and exits 0', async (t) => {
+  const input = Buffer.alloc(384 * 1024);
+  for (let i = 0; i < input.length; i++) input[i] = (i * 31 + (i >> 9)) & 0xff;
+  const result = await runCat('pipe', input);
+  t.equal(result.stderr, '');
+  t.equal(result.code, 0);
+  t.equal(result.stdout.length, input.length);
+  t.ok(result.stdout.equals(input), 'the output is the input, byte for byte');
+});
+
+t.test('examples/cat.ts refuses a regular file as stdin with a clear message and exit status 2', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'asyncore-cat-'));
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
+  const file = path.join(dir, 'in.txt');
+  writeFileSync(file, 'a regular file\n');
+  const fd = openSync(file, 'r');
+  t.teardown(() => { closeSync(fd); });
+  const result = await runCat(fd, null);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /^cat: cannot use standard input: Cannot open descriptor 0: it is a regular file, not a pipe or a stream socket; use a pipe$/m);
+  t.equal(result.stdout.length, 0, 'nothing copied');
+});
+
 t.test('README.md code examples are excerpts of the example files they name', (t) => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
   const blocks = [...readme.matchAll(/<!-- example: (\S+) -->\n```ts\n([\s\S]*?)\n```/g)];
@@ -112,4 +162,65 @@ t.test('README.md code examples are excerpts of the example files they name', (t
     t.same(missing, [], `${file} holds every line of its README snippet, in order`);
   }
   t.end();
+});
+
+for (const [name, host, type] of [['IPv4', '127.0.0.1', 'udp4'], ['IPv6', '::1', 'udp6']] as const) {
+  t.test(`examples/udp-echo.ts (${name}) prints one listening line, echoes datagrams, exits 0 on SIGTERM`, async (t) => {
+    const child = spawn(process.execPath, [path.join('build', 'examples', 'udp-echo.js'), '--host', host, '--port', '0'], { cwd: root });
+    t.teardown(() => { child.kill('SIGKILL'); });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exited = new Promise<[number | null, string | null]>((resolve) => {
+      child.once('exit', (code, signal) => { resolve([code, signal]); });
+    });
+    const line = await deadline(new Promise<string>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (stdout.includes('\n')) resolve(stdout.slice(0, stdout.indexOf('\n')));
+      });
+    }), 'the listening line');
+    const match = /^listening (\[::1\]|127\.0\.0\.1):(\d+)$/.exec(line);
+    t.ok(match, `the listening line: ${line}`);
+    const port = Number(match?.[2]);
+    const peer = dgram.createSocket(type);
+    t.teardown(() => { peer.close(); });
+    // Request and reply, re-sent until the reply comes: a lost datagram only slows it.
+    const reply = new Promise<string>((resolve) => { peer.once('message', (data) => { resolve(data.toString()); }); });
+    peer.send('echo me', port, host);
+    const resend = setInterval(() => { peer.send('echo me', port, host); }, 1000);
+    t.teardown(() => { clearInterval(resend); });
+    t.equal(await deadline(reply, 'the echo'), 'echo me');
+    child.kill('SIGTERM');
+    t.same(await deadline(exited, 'the example to exit'), [0, null], `exit code 0${stderr === '' ? '' : `; stderr:\n${stderr}`}`);
+    t.equal(stdout, line + '\n', 'exactly one line');
+  });
+}
+
+t.test('examples/tls-echo.ts prints its address, echoes over TLS, and exits 0 on SIGTERM', { skip: OPENSSL.skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const child = spawn(process.execPath, [path.join('build', 'examples', 'tls-echo.js'), '--port', '0'], { cwd: root });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve) => { child.once('exit', resolve); });
+  let stdout = '';
+  const line = await deadline(new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('\n')) resolve(stdout);
+    });
+    child.once('exit', () => { reject(new Error(`exited before listening: ${stdout}`)); });
+  }), 'listening');
+  const match = /^listening 127\.0\.0\.1:(\d+)\n$/.exec(line);
+  t.ok(match, `one line: ${JSON.stringify(line)}`);
+  const sock = tls.connect({ port: Number(match?.[1]), host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false });
+  t.teardown(() => { sock.destroy(); });
+  sock.write('echo me');
+  const echoed = await deadline(new Promise<string>((resolve, reject) => {
+    sock.once('data', (chunk: Buffer) => { resolve(chunk.toString()); });
+    sock.once('error', reject);
+  }), 'echo');
+  t.equal(echoed, 'echo me');
+  child.kill('SIGTERM');
+  t.equal(await deadline(exited, 'exit'), 0);
+  t.equal(stdout, line, 'nothing else printed');
 });

@@ -263,7 +263,11 @@ for (const fam of tcpFamilies) {
       }
     }
     const kinds = seen.map(describe).filter((kind) => kind !== 'read');
-    t.same(kinds, ['connect', 'error:read:ECONNRESET', 'close'], 'nothing but reads between connect, the error and close');
+    // As in the full-buffer case above, libuv may end the stream itself when the
+    // hang-up comes in the same poll as a short last read (more likely when the
+    // machine is slow and the reader falls behind): then no read sees the reset.
+    t.ok(['connect,error:read:ECONNRESET,close', 'connect,close'].includes(kinds.join(',')),
+      `nothing but reads between connect, at most an ECONNRESET (read), and close: ${kinds.join(', ')}`);
     t.equal(seen.at(-1)?.type, 'close', 'close is the last event: the loop ended with the map empty');
     const data = Buffer.concat(parts);
     t.ok(resetAt > 0, `the peer reset after ${resetAt} bytes had arrived`);

@@ -3,10 +3,13 @@ import * as api from '../src/index.js';
 
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
-    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'AsyncChat', 'Channel', 'ChannelBase', 'ChannelClosedError',
-    'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow',
-    'FrameTooLongError', 'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'SimpleProducer', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
-    'formatAddress', 'listen', 'loop', 'socketMap',
+    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'AsyncChat', 'BadDescriptorError', 'Channel',
+    'ChannelBase', 'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'DatagramBase',
+    'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'FrameTooLongError',
+    'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM',
+    'SOCK_STREAM', 'SimpleProducer', 'TlsCertificateError', 'TlsHandshakeError', 'TlsHandshakeTimeoutError',
+    'TlsHostnameError', 'UnsupportedError', 'channelPair', 'closeAll', 'connect', 'formatAddress', 'listen',
+    'loop', 'openDescriptor', 'socketMap',
   ]);
 });
 
@@ -17,9 +20,14 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.AcceptQueueFullError(3).code, 'ERR_ACCEPT_QUEUE_FULL');
   t.equal(new api.IdleTimeoutError(30).code, 'ERR_CHANNEL_IDLE_TIMEOUT');
   t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
+  t.equal(new api.BadDescriptorError(7, 'file').code, 'ERR_BAD_DESCRIPTOR');
   t.equal(new api.ExitNow().name, 'ExitNow');
   t.equal(new api.FrameTooLongError(70000, 65536).code, 'ERR_FRAME_TOO_LONG');
   t.equal(new api.FrameTooLongError(70000, 65536).name, 'FrameTooLongError');
+  t.equal(new api.TlsHandshakeError('x').code, 'ERR_TLS_HANDSHAKE');
+  t.equal(new api.TlsHandshakeTimeoutError(1).code, 'ERR_TLS_HANDSHAKE_TIMEOUT');
+  t.equal(new api.TlsCertificateError('CERT_HAS_EXPIRED').code, 'ERR_TLS_CERTIFICATE');
+  t.equal(new api.TlsHostnameError('x').code, 'ERR_TLS_HOSTNAME');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });

@@ -31,9 +31,9 @@ function snapshot(channel: Channel): Record<string, unknown> {
   };
 }
 
-t.test('Channel.createSocket() refuses SOCK_DGRAM with UnsupportedError (ERR_NOT_SUPPORTED)', async (t) => {
+t.test('Channel.createSocket() refuses AF_UNIX with SOCK_DGRAM with UnsupportedError (ERR_NOT_SUPPORTED)', async (t) => {
   const map = testMap(t);
-  for (const family of [AF_INET, AF_INET6, AF_UNIX] as const) {
+  for (const family of [AF_UNIX] as const) {
     const channel = new Channel(null, map);
     const before = snapshot(channel);
     t.throws(() => { channel.createSocket(family, SOCK_DGRAM); }, UnsupportedError);

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { Channel } from '../channel.js';
+import { SOCK_DGRAM } from '../constants.js';
 import type { Address } from '../constants.js';
 import { CORE, INTEREST_FAILED } from '../core/readiness.js';
 import { AcceptQueueFullError } from '../errors.js';
@@ -232,7 +233,8 @@ export class Dispatcher extends Channel {
    */
   override connect(address: Address): void {
     super.connect(address);
-    this.#connectPending = true;
+    // A datagram channel is never connecting: its peer is set, not reached.
+    this.#connectPending = this.socketType !== SOCK_DGRAM;
   }
 
   /**

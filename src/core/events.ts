@@ -20,13 +20,14 @@ export interface CodedError extends Error {
 }
 
 /**
- * The operation in which a socket error happened.
+ * The operation in which a socket error happened (`bind`: a datagram
+ * channel's bind, explicit or implicit).
  * @example
  * ```ts
  * if (ev.type === 'error' && ev.operation === 'connect') console.error('cannot connect:', ev.error);
  * ```
  */
-export type Operation = 'connect' | 'listen' | 'accept' | 'read' | 'write' | 'close';
+export type Operation = 'bind' | 'connect' | 'listen' | 'accept' | 'read' | 'write' | 'close';
 
 /**
  * What a channel reports. `read`, `write` and `accept` are levels: reported

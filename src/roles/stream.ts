@@ -7,9 +7,11 @@
 import { ChannelClosedError, ChannelStateError } from '../errors.js';
 import type { Core, Front, Levels } from '../core/readiness.js';
 import type { CodedError, CoreEvent, Operation } from '../core/events.js';
-import { performance } from 'node:perf_hooks';
 import { deferred, noop } from '../internal/deferred.js';
 import type { Deferred } from '../internal/deferred.js';
+import { Linger } from './linger.js';
+import { WriteQueue } from './write-queue.js';
+import type { PendingWrite } from './write-queue.js';
 
 /** A connected stream as the role drives it: a subset of `net.Socket`. */
 export interface StreamBinding {
@@ -52,19 +54,15 @@ export interface StreamSettings {
  * it sent; `released` once the handle is gone. The write side: `open`;
  * `ending` once `shutdown()` asked for the end of stream after the bytes
  * accepted; `ended` once it went to the kernel. A read side shut down
- * (`SHUT_RD`) counts as `taken`: its input is discarded.
+ * (`SHUT_RD`) counts as `taken`: its input is discarded. A one-way stream (a
+ * pipe's end) has no other side at all: `none`, its only state.
  */
 export type StreamPhase = 'connecting' | 'open';
-export type ReadSide = 'open' | 'ended' | 'taken';
-export type WriteSide = 'open' | 'ending' | 'ended';
+export type ReadSide = 'open' | 'ended' | 'taken' | 'none';
+export type WriteSide = 'open' | 'ending' | 'ended' | 'none';
 export type CloseSide = 'none' | 'lingering' | 'released';
 
-interface PendingWrite { data: Buffer; readonly done: Deferred<undefined> }
-
 const EMPTY = Buffer.alloc(0);
-// Finished writes leave the queue by moving its head; the slots before the
-// head are dropped once they are this many and at least half of the queue.
-const COMPACT_AT = 1024;
 const RESOLVED = Promise.resolve(undefined);
 
 export function rejected(error: Error): Promise<undefined> {
@@ -84,7 +82,8 @@ export class StreamRole implements Levels {
   // eslint-disable-next-line @typescript-eslint/class-literal-property-style
   get readKind(): 'read' { return 'read'; }
   readonly core: Core;
-  readonly binding: StreamBinding;
+  /** The handle; replaced once, by rebind(), when TLS starts over the connection. */
+  binding: StreamBinding;
   readonly #transport: StreamTransport;
   readonly #settings: StreamSettings;
   phase: StreamPhase;
@@ -97,16 +96,17 @@ export class StreamRole implements Levels {
   #paused = false;
   // The reused read buffer of a channel that connects with `readBufferSize`.
   #readBuffer: Buffer | null = null;
-  // Write side: write() calls waiting for room, in order, from #writeHead
-  // (Array#shift would make a long queue quadratic). Empty: length 0.
-  #writes: (PendingWrite | undefined)[] = [];
-  #writeHead = 0;
+  // Write side: write() calls waiting for room, in order.
+  readonly #writes = new WriteQueue();
   /** Whether any byte was ever accepted: only then does a close linger. */
   #sentAny = false;
   /** The write callback of a write that fills the window; made on first use. */
   #afterWrite: (() => void) | null = null;
   #released: Deferred<undefined> | null = null;
   #linger: Linger | null = null;
+  /** True while STARTTLS runs: no read or write readiness, writes wait behind the barrier. */
+  upgrading = false;
+  #barrierPassing = false;
 
   constructor(core: Core, binding: StreamBinding, transport: StreamTransport, settings: StreamSettings, phase: StreamPhase) {
     this.core = core;
@@ -127,13 +127,14 @@ export class StreamRole implements Levels {
   // ---- levels ------------------------------------------------------------------
 
   readReady(): boolean {
+    if (this.upgrading) return false;
     return this.#buffered > 0 || (this.readSide === 'ended' && this.core.broken === null);
   }
 
   writeReady(front: Front): boolean {
     // The interest after the cheap checks: an idle dispatcher's writable() is
     // asked only while a write could happen; the handle is touched last.
-    return this.phase === 'open' && this.core.broken === null && this.writeSide === 'open'
+    return this.phase === 'open' && !this.upgrading && this.core.broken === null && this.writeSide === 'open'
       && (this.readSide !== 'taken' || this.#settings.allowHalfOpen === true)
       && front.writeInterest && this.binding.writableLength < this.#settings.writeHighWaterMark;
   }
@@ -141,6 +142,8 @@ export class StreamRole implements Levels {
   finished(wantsRead: boolean): boolean {
     // A broken connection's remaining bytes come first, unless nobody reads.
     if (this.core.broken !== null && !wantsRead) return true;
+    // A write-only stream is done once its write side is.
+    if (this.readSide === 'none') return this.writeSide !== 'open';
     // Half-open, the end of input is not the end: writing may go on until
     // our side shuts down too.
     return this.readSide === 'taken' && (this.#settings.allowHalfOpen !== true || this.writeSide !== 'open');
@@ -152,15 +155,7 @@ export class StreamRole implements Levels {
       this.#chunks = [];
       this.#buffered = 0;
     }
-    const writes = this.#writes;
-    if (writes.length === 0) return;
-    // Errors are made only when somebody waits: capturing a stack trace costs
-    // more than the rest of a close.
-    const reason = error ?? new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted');
-    const waiting = writes.slice(this.#writeHead) as PendingWrite[];
-    writes.length = 0;
-    this.#writeHead = 0;
-    for (const pending of waiting) pending.done.reject(reason);
+    this.#writes.rejectAll(() => error ?? new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted'));
   }
 
   eventGone(_event: CoreEvent<unknown>): void { /* no one-shot bookkeeping */ }
@@ -168,7 +163,10 @@ export class StreamRole implements Levels {
   // ---- reading -----------------------------------------------------------------
 
   recv(bufferSize: number): Buffer | null {
+    // While STARTTLS runs, received bytes belong to the TLS layer.
+    if (this.upgrading) return null;
     if (this.#buffered === 0) {
+      if (this.readSide === 'none') throw new ChannelStateError('Cannot recv: the channel is write-only');
       if (this.readSide !== 'open' || this.core.broken !== null) {
         if (this.readSide !== 'taken') {
           this.readSide = 'taken';
@@ -261,19 +259,19 @@ export class StreamRole implements Levels {
   send(buf: Buffer): number {
     // Nothing is accepted before the connection exists (as a connecting
     // socket's send() fails in Python), nor while write() calls wait.
-    if (this.writeSide !== 'open') throw new ChannelStateError('Cannot send: the channel is shut down for writing');
-    if (this.#writes.length > 0 || this.phase !== 'open') return 0;
+    if (this.writeSide !== 'open') throw new ChannelStateError(`Cannot send: ${this.#noWriting()}`);
+    if (this.#writes.size > 0 || this.phase !== 'open') return 0;
     return this.#sendNow(buf);
   }
 
   /** Every byte, in call order, resolving once all are accepted; see Channel.write(). */
   write(buf: Buffer, signal?: AbortSignal): Promise<undefined> {
     if (this.core.broken !== null) return rejected(this.core.broken);
-    if (this.writeSide !== 'open') return rejected(new ChannelStateError('Cannot write: the channel is shut down for writing'));
+    if (this.writeSide !== 'open') return rejected(new ChannelStateError(`Cannot write: ${this.#noWriting()}`));
     // While connecting nothing is accepted: a write must not resolve before
     // the connection exists, or a refused connect would lose its bytes.
     let rest = buf;
-    if (this.#writes.length === 0 && this.phase === 'open') {
+    if (this.#writes.size === 0 && this.phase === 'open') {
       const sent = this.#sendNow(buf);
       if (sent === buf.length) return RESOLVED;
       rest = buf.subarray(sent);
@@ -281,26 +279,18 @@ export class StreamRole implements Levels {
     // Queued even when empty: a write resolves after those before it.
     const pending: PendingWrite = { data: rest, done: deferred<undefined>(true) };
     this.#writes.push(pending);
-    if (signal !== undefined) this.#withdrawOnAbort(pending, signal);
+    if (signal !== undefined) this.#writes.withdrawOnAbort(pending, signal);
     return pending.done.promise;
   }
 
-  /** An aborted write leaves the queue: its bytes not yet accepted are never sent. */
-  #withdrawOnAbort(pending: PendingWrite, signal: AbortSignal): void {
-    const onAbort = (): void => {
-      const writes = this.#writes;
-      const at = writes.indexOf(pending, this.#writeHead);
-      if (at < 0) return;
-      writes.splice(at, 1);
-      if (this.#writeHead === writes.length) {
-        writes.length = 0;
-        this.#writeHead = 0;
-      }
-      pending.done.reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const forget = (): void => { signal.removeEventListener('abort', onAbort); };
-    pending.done.promise.then(forget, forget);
+  #noWriting(): string {
+    return this.writeSide === 'none' ? 'the channel is read-only' : 'the channel is shut down for writing';
+  }
+
+  /** Makes a one-way stream (a pipe's end): it has no read side, or no write side. */
+  oneWay(way: 'read' | 'write'): void {
+    if (way === 'read') this.writeSide = 'none';
+    else this.readSide = 'none';
   }
 
   /** Hands bytes to the handle past the window: a subclass flushing its own buffer at close. */
@@ -329,27 +319,81 @@ export class StreamRole implements Levels {
   }
 
   #pumpWrites(): void {
-    // The head is read from its field on every pass: a write that ends the
-    // stream reaches ended(), which empties the array in place.
+    // The head is read again on every pass: a write that ends the stream
+    // reaches ended(), which empties the queue.
     const writes = this.#writes;
-    while (this.#writeHead < writes.length) {
-      const head = writes[this.#writeHead] as PendingWrite;
+    for (let head = writes.first; head !== undefined; head = writes.first) {
+      if (head.barrier === true) {
+        this.#passBarrier(head);
+        return;
+      }
       const sent = this.#sendNow(head.data);
       if (sent < head.data.length) {
         head.data = head.data.subarray(sent);
-        break;
+        return;
       }
-      writes[this.#writeHead++] = undefined;
+      writes.shift();
       head.done.resolve(undefined);
     }
-    const done = this.#writeHead;
-    if (done === writes.length) {
-      writes.length = 0;
-      this.#writeHead = 0;
-    } else if (done >= COMPACT_AT && done * 2 >= writes.length) {
-      writes.splice(0, done);
-      this.#writeHead = 0;
-    }
+  }
+
+  // ---- STARTTLS -----------------------------------------------------------------
+
+  /**
+   * Starts an upgrade: read and write readiness stop, and writes made from
+   * now on wait. Resolves once every byte accepted before is flushed to the
+   * handle's kernel side, so that it goes out in plaintext ahead of the
+   * handshake; rejects when the channel breaks or closes first.
+   */
+  beginUpgrade(): Promise<undefined> {
+    this.upgrading = true;
+    const barrier: PendingWrite = { data: EMPTY, done: deferred<undefined>(true), barrier: true };
+    this.#writes.push(barrier);
+    if (this.#writes.size === 1) this.#pumpWrites();
+    this.core.signal();
+    return barrier.done.promise;
+  }
+
+  #passBarrier(barrier: PendingWrite): void {
+    // Once the handle has flushed all it was given; an empty write's callback
+    // runs after those before it.
+    if (this.binding.destroyed || this.#barrierPassing) return;
+    this.#barrierPassing = true;
+    this.binding.write(EMPTY, (error) => {
+      if (error === null || error === undefined) barrier.done.resolve(undefined);
+      else barrier.done.reject(error);
+    });
+  }
+
+  /** Takes the bytes received and not yet taken: they now belong to the layer above the handle. */
+  takeUnread(): Buffer {
+    const unread = Buffer.concat(this.#chunks, this.#buffered);
+    this.#chunks = [];
+    this.#buffered = 0;
+    this.#paused = false;
+    return unread;
+  }
+
+  /** Moves the stream onto a new handle over the same connection (TLS over TCP). */
+  rebind(binding: StreamBinding): void {
+    this.binding = binding;
+    this.#readBuffer = null;
+  }
+
+  /** Ends an upgrade: the writes behind the barrier go to the new handle. */
+  endUpgrade(): void {
+    if (!this.upgrading) return;
+    this.upgrading = false;
+    this.#barrierPassing = false;
+    if (this.#writes.first?.barrier === true) this.#writes.shift();
+    if (this.core.life !== 'closed') this.#pumpWrites();
+    this.core.signal();
+  }
+
+  /** An upgrade or a TLS connect failed: the channel breaks, reported as a `connect` failure. */
+  failHandshake(error: CodedError): void {
+    this.upgrading = false;
+    this.core.fail(error, 'connect');
   }
 
   // ---- events from the transport -------------------------------------------
@@ -421,8 +465,11 @@ export class StreamRole implements Levels {
 
   /** The handle is released (closed, destroyed). */
   onRelease(): void {
-    // Writes still waiting can never go out: as a write to a closed connection, EPIPE.
-    if (this.#writes.length > 0 && this.core.life === 'active') {
+    // Writes still waiting can never go out: as a write to a closed connection,
+    // EPIPE. So it is for a write-only stream released by its owner (Node
+    // closes a child's stdin pipe once the child exits): its reader is gone.
+    const writeOnly = this.readSide === 'none' && this.writeSide === 'open';
+    if ((this.#writes.size > 0 || writeOnly) && this.core.life === 'active') {
       this.core.fail(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }), 'write');
     }
     this.closeSide = 'released';
@@ -440,7 +487,7 @@ export class StreamRole implements Levels {
    * waiting are refused, and the end of stream follows every accepted byte.
    */
   shutdown(read: boolean, write: boolean): void {
-    if (read && this.readSide !== 'taken') {
+    if (read && this.readSide !== 'taken' && this.readSide !== 'none') {
       this.readSide = 'taken';
       this.#chunks = [];
       this.#buffered = 0;
@@ -462,13 +509,7 @@ export class StreamRole implements Levels {
   }
 
   #refuseWaiting(): void {
-    const writes = this.#writes;
-    if (writes.length === 0) return;
-    const reason = new ChannelStateError('Cannot write: the channel was shut down for writing before every byte was accepted');
-    const waiting = writes.slice(this.#writeHead) as PendingWrite[];
-    writes.length = 0;
-    this.#writeHead = 0;
-    for (const pending of waiting) pending.done.reject(reason);
+    this.#writes.rejectAll(() => new ChannelStateError('Cannot write: the channel was shut down for writing before every byte was accepted'));
   }
 
   // ---- closing -----------------------------------------------------------------
@@ -492,7 +533,7 @@ export class StreamRole implements Levels {
     const binding = this.binding;
     if (binding.destroyed) return;
     // An end of stream in flight is sent as bytes are: the close lingers for it.
-    const sent = this.#sentAny || this.writeSide !== 'open';
+    const sent = this.#sentAny || this.writeSide === 'ending' || this.writeSide === 'ended';
     if (!sent || (binding.connecting && binding.writableLength === 0)) {
       binding.destroy();
       return;
@@ -518,55 +559,4 @@ export class StreamRole implements Levels {
     if (role === null) throw new ChannelStateError(`Cannot ${action}: the channel has no connection`);
     return role;
   }
-}
-
-/**
- * A lingering close's timer: the total bound from the start, and the quiet
- * bound (no input for that long, once every byte we sent is flushed), as
- * nginx bounds its lingering close (`lingering_time`, `lingering_timeout`).
- * One timer, armed at the close and re-armed only when it fires early: a
- * churning server closes thousands of connections a second, and most end
- * (the peer's end of stream) long before it fires.
- */
-class Linger {
-  readonly #binding: StreamBinding;
-  readonly #deadline: number;
-  readonly #quietMs: number;
-  #lastInput: number;
-  #timer: NodeJS.Timeout | null;
-
-  constructor(binding: StreamBinding, settings: StreamSettings) {
-    this.#binding = binding;
-    const now = performance.now();
-    this.#deadline = now + settings.closeTimeout * 1000;
-    this.#quietMs = settings.lingerTimeout * 1000;
-    this.#lastInput = now;
-    this.#timer = setTimeout(this.#fire, Math.ceil(Math.min(this.#quietMs, this.#deadline - now)));
-    this.#timer.unref();
-  }
-
-  heard(): void {
-    this.#lastInput = performance.now();
-  }
-
-  stop(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
-  }
-
-  readonly #fire = (): void => {
-    this.#timer = null;
-    const now = performance.now();
-    // Quiet counts only once our bytes are flushed: until then the peer may
-    // be slow to take them, and only the total bounds the wait.
-    const flushed = this.#binding.writableLength === 0;
-    const quietLeft = flushed ? this.#lastInput + this.#quietMs - now : this.#quietMs;
-    const wait = Math.min(this.#deadline - now, quietLeft);
-    if (wait <= 0) {
-      this.#binding.destroy();
-      return;
-    }
-    this.#timer = setTimeout(this.#fire, Math.ceil(wait));
-    this.#timer.unref();
-  };
 }

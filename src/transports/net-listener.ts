@@ -47,12 +47,30 @@ export interface ListenerSink {
   onError(error: Error): void;
 }
 
+/**
+ * What stands between a new connection and the accept queue (the TLS
+ * handshake): it calls `offer` with the connection to queue, or drops it.
+ */
+export interface SocketGate {
+  admit(sock: net.Socket, offer: (sock: net.Socket) => void): void;
+  /** The listener closed: connections still held are destroyed. */
+  close(): void;
+}
+
 /** A `net.Server` bound to a listener role: made first, started once the role exists. */
 export class NetListener implements ListenerBinding<net.Socket> {
   readonly server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   #family: Family = AF_INET;
+  readonly gate: SocketGate | null;
 
-  close(): void { this.server.close(); }
+  constructor(gate: SocketGate | null = null) {
+    this.gate = gate;
+  }
+
+  close(): void {
+    this.server.close();
+    this.gate?.close();
+  }
 
   /**
    * Turns a connection away: a TCP peer gets a reset, as Python's peers do
@@ -74,11 +92,13 @@ export class NetListener implements ListenerBinding<net.Socket> {
     listening: (address: Address | null) => void): void {
     const server = this.server;
     this.#family = family;
-    server.on('connection', (sock: net.Socket) => {
+    const offer = (sock: net.Socket): void => {
       sock.on('error', onQueuedError);
       queuedFamily.set(sock, family);
       sink.offer(sock);
-    });
+    };
+    const gate = this.gate;
+    server.on('connection', gate === null ? offer : (sock: net.Socket) => { gate.admit(sock, offer); });
     server.on('error', (error: Error) => { sink.onError(error); });
     server.once('listening', () => {
       const where = server.address();
@@ -96,8 +116,8 @@ export class NetListener implements ListenerBinding<net.Socket> {
 
 /** Starts listening for `core`: the listener role, with the server running. */
 export function listenNet(core: Core, limit: number, family: Family, bound: IpAddress | string | null, backlog: number,
-  listening: (address: Address | null) => void): ListenerRole<net.Socket> {
-  const binding = new NetListener();
+  listening: (address: Address | null) => void, gate: SocketGate | null = null): ListenerRole<net.Socket> {
+  const binding = new NetListener(gate);
   const listener = new ListenerRole<net.Socket>(core, binding, limit);
   core.levels = listener;
   binding.start(listener, family, bound, backlog, (where) => {

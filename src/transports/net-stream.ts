@@ -3,6 +3,7 @@
 // abrupt close. TLS sockets and descriptor-backed sockets are `net.Socket`s
 // too and reuse it.
 import net from 'node:net';
+import tls from 'node:tls';
 import { AF_INET6, AF_UNIX } from '../constants.js';
 import type { Family } from '../constants.js';
 import type { Core } from '../core/readiness.js';
@@ -16,7 +17,9 @@ import type { StreamBinding, StreamSettings, StreamTransport } from '../roles/st
 // property load rather than a WeakMap's hash lookup, and no closure per socket
 // (56 bytes each per connection).
 const OWNER = Symbol('asyncore.stream');
-interface OwnedSocket extends net.Socket { [OWNER]?: StreamRole; idleSeconds?: number }
+/** The TCP socket under a TLS socket this library made: a reset goes there (a TLS handle has none). */
+export const RAW = Symbol('asyncore.raw');
+interface OwnedSocket extends net.Socket { [OWNER]?: StreamRole; [RAW]?: net.Socket; idleSeconds?: number }
 
 function socketError(this: OwnedSocket, error: Error): void { this[OWNER]?.onError(error); }
 function socketData(this: OwnedSocket, chunk: Buffer): void { this[OWNER]?.onData(chunk); }
@@ -36,8 +39,13 @@ function socketTimeout(this: OwnedSocket): void {
 /** TCP: a reset, unless still connecting (there is no connection to reset yet). */
 export const tcpTransport: StreamTransport = {
   reset(binding: StreamBinding): void {
-    if (binding instanceof net.Socket && !binding.connecting) binding.resetAndDestroy();
-    else binding.destroy();
+    const raw = binding instanceof tls.TLSSocket ? (binding as OwnedSocket)[RAW] : binding;
+    if (raw instanceof net.Socket && !raw.connecting && !raw.destroyed) {
+      raw.resetAndDestroy();
+      if (raw !== binding) binding.destroy();
+    } else {
+      binding.destroy();
+    }
   },
 };
 
@@ -54,7 +62,7 @@ export const unixTransport: StreamTransport = {
  * listener, even after close().
  * @param idleTimeout - seconds of inactivity before the role is told (0: never)
  */
-function attachSocket(sock: net.Socket, role: StreamRole, idleTimeout: number): void {
+export function attachSocket(sock: net.Socket, role: StreamRole, idleTimeout: number): void {
   const owned = sock as OwnedSocket;
   owned[OWNER] = role;
   sock.on('error', socketError);
@@ -68,6 +76,24 @@ function attachSocket(sock: net.Socket, role: StreamRole, idleTimeout: number): 
     sock.setTimeout(idleTimeout * 1000);
     sock.on('timeout', socketTimeout);
   }
+}
+
+/**
+ * Takes a socket's events away from its role (before TLS wraps it). The error
+ * listener stays, with no role behind it: the socket must never emit 'error'
+ * unheard. Returns the idle timeout it had, for the socket that replaces it.
+ */
+export function detachSocket(sock: net.Socket): number {
+  const owned = sock as OwnedSocket;
+  owned[OWNER] = undefined;
+  sock.off('data', socketData);
+  sock.off('end', socketEnd);
+  sock.off('drain', socketDrain);
+  sock.off('close', socketClose);
+  sock.off('timeout', socketTimeout);
+  sock.off('connect', socketConnect);
+  sock.setTimeout(0);
+  return owned.idleSeconds ?? 0;
 }
 
 /** The stream transport of a family. */
@@ -98,7 +124,8 @@ function newSocket(readBuffer: Buffer | null, onRead: (count: number) => boolean
 
 /** Connects a new socket and returns its stream role, `connecting` until the `connect` event. */
 export function connectNet(core: Core, settings: StreamSettings & { readonly readBufferSize: number; readonly idleTimeout: number },
-  family: Family, address: IpAddress | string, bound: IpAddress | string | null): StreamRole {
+  family: Family, address: IpAddress | string, bound: IpAddress | string | null,
+  secure?: (stream: StreamRole, sock: net.Socket) => void): StreamRole {
   const size = settings.readBufferSize;
   const readBuffer = size > 0 ? Buffer.allocUnsafe(size) : null;
   let stream: StreamRole | null = null;
@@ -107,7 +134,9 @@ export function connectNet(core: Core, settings: StreamSettings & { readonly rea
   if (readBuffer !== null) stream.useReadBuffer(readBuffer);
   core.levels = stream;
   attachSocket(sock, stream, settings.idleTimeout);
-  sock.once('connect', socketConnect);
+  // With TLS, the `connect` event waits for the handshake that `secure` runs.
+  if (secure === undefined) sock.once('connect', socketConnect);
+  else sock.once('connect', () => { secure(stream, sock); });
   if (typeof address === 'string') {
     sock.connect({ path: address });
   } else {

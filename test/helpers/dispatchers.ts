@@ -160,3 +160,20 @@ export async function echoPair(t: Test, map: ChannelMap, fam: FamilyCase): Promi
   const server = await echoServer(t, map, fam);
   return new Pinger(map, fam, server.addr as Address);
 }
+
+/** A UDP echo server in the classic style: recvFrom() in handleRead(), sendTo() in handleWrite(). */
+export class UdpEcho extends QuietDispatcher {
+  readonly outbox: [Buffer, Address][] = [];
+  override handleRead(): void {
+    const got = this.recvFrom(65536);
+    if (got !== null) this.outbox.push(got);
+  }
+  override writable(): boolean {
+    return this.outbox.length > 0;
+  }
+  override handleWrite(): void {
+    const next = this.outbox[0];
+    // A refused datagram (send queue full) stays first for the next write event.
+    if (next !== undefined && (this.sendTo(next[0], next[1]) > 0 || next[0].length === 0)) this.outbox.shift();
+  }
+}

@@ -1,6 +1,8 @@
 // Half-close: shutdown(SHUT_WR/SHUT_RD/SHUT_RDWR) and the allowHalfOpen
 // option, in both directions, over TCP and Unix sockets, with a node:net peer
-// and a Python socket peer.
+// and a Python socket peer, each as the server (we half-close, it replies)
+// and as the client (it half-closes, we reply); our connecting side also
+// with readBufferSize.
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import t from 'tap';
@@ -10,6 +12,7 @@ import {
   listen,
 } from '../../src/index.js';
 import type { Address, ChannelMap, ChannelOptions, ShutdownHow } from '../../src/index.js';
+import { PYTHON, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
 import { families, testMap } from '../helpers/net.js';
 import type { FamilyCase } from '../helpers/net.js';
@@ -74,8 +77,9 @@ async function peerAndChannel(t: Test, fam: FamilyCase, options: ChannelOptions)
   return { peer, conn, reply: readToEnd(peer) };
 }
 
-for (const fam of cases) {
-  t.test(`${fam.name}: Channel.shutdown(SHUT_WR) ends our side after every byte and keeps reading`, async (t) => {
+for (const fam of cases) for (const connectOptions of [{}, { readBufferSize: 4096 }]) {
+  const withBuffer = 'readBufferSize' in connectOptions ? ' (connecting with readBufferSize)' : '';
+  t.test(`${fam.name}: Channel.shutdown(SHUT_WR) ends our side after every byte and keeps reading${withBuffer}`, async (t) => {
     const map = testMap(t);
     const payload = Buffer.alloc(512 * 1024, 7);
     // The peer reads to our end, then replies (it may still send after our end).
@@ -83,7 +87,7 @@ for (const fam of cases) {
     const addr = await netServer(t, fam, (sock) => {
       peerReading = readToEnd(sock).then((data) => { sock.end(`got ${data.length}`); return data; });
     });
-    const conn = await connect(addr, { map });
+    const conn = await connect(addr, { map, ...connectOptions });
     t.teardown(() => { conn.close(); });
     await conn.write(payload);
     conn.shutdown(SHUT_WR);
@@ -109,6 +113,27 @@ for (const fam of cases) {
     const data = await deadline(peerReading, 'the peer reads to our end of stream');
     t.ok(data.equals(payload), 'the peer received every byte before the end');
   });
+
+  t.test(`${fam.name}: a Python server reads to our SHUT_WR and replies; we read the reply${withBuffer}`, { skip: PYTHON.skip }, async (t) => {
+    if (!clientPresent(t, PYTHON)) return;
+    const map = testMap(t);
+    const server = pythonServer(t, fam);
+    const conn = await connect(await deadline(server.address, 'the Python server listens'), { map, ...connectOptions });
+    t.teardown(() => { conn.close(); });
+    const payload = Buffer.alloc(256 * 1024, 3);
+    await conn.write(payload);
+    conn.shutdown(SHUT_WR);
+    let reply = '';
+    for await (const chunk of conn.chunks()) reply += chunk.toString();
+    t.equal(reply, `python read ${payload.length} bytes`, 'the reply came after our end, to its end');
+    t.equal(conn.state, 'open', 'the end of the reply leaves the channel to close()');
+    conn.close();
+    t.equal(await deadline(server.exited, 'the Python server exits'), 0);
+  });
+}
+
+// Nothing below is per readBufferSize: the cases go on per family.
+for (const fam of cases) {
 
   t.test(`${fam.name}: allowHalfOpen reports the peer's end as a read and stays writable`, async (t) => {
     const { peer, conn, reply } = await peerAndChannel(t, fam, { allowHalfOpen: true });
@@ -226,6 +251,54 @@ while True:
 s.close()
 print(b''.join(parts).decode())
 `;
+
+const PYTHON_SERVER = `
+import socket, sys
+where = sys.argv[1]
+if where.startswith('/'):
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); srv.bind(where)
+else:
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM); srv.bind((where, 0))
+srv.listen(1)
+name = srv.getsockname()
+print(name if isinstance(name, str) else '%s:%d' % name, flush=True)
+srv.settimeout(10)
+conn, _ = srv.accept()
+conn.settimeout(10)
+n = 0
+while True:
+    data = conn.recv(65536)
+    if not data:
+        break
+    n += len(data)
+conn.sendall(b'python read %d bytes' % n)
+conn.close()
+srv.close()
+`;
+
+/** A Python server that reads one connection to its end, then replies; its address once it listens. */
+function pythonServer(t: Test, fam: FamilyCase): { address: Promise<Address>; exited: Promise<number | null> } {
+  const where = fam.listenAddress(t);
+  const child = spawn('python3', ['-c', PYTHON_SERVER, typeof where === 'string' ? where : where[0]], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => { resolve(code); });
+  });
+  exited.catch(() => undefined);
+  const address = new Promise<Address>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (line === undefined || !out.includes('\n')) return;
+      if (line.startsWith('/')) resolve(line);
+      else resolve([line.slice(0, line.lastIndexOf(':')), Number(line.slice(line.lastIndexOf(':') + 1))]);
+    });
+    void exited.then((code) => { reject(new Error(`python3 exited with ${String(code)} before listening`)); });
+  });
+  return { address, exited };
+}
 
 /** Runs the Python client against `addr`; resolves with what it printed, rejects if it fails. */
 function runPython(t: Test, addr: Address): Promise<string> {

@@ -1,0 +1,172 @@
+// TLS echo: our TLS listener (for await, chunks() in, write() out) against a
+// raw node:tls echo server, under the same load, servers interleaved round by
+// round. Figures are per server CPU-second (user + system from /proc), and
+// each round's ratio is ours / raw; the median over the rounds is reported.
+//
+//   npm run bench                      (this runs last)
+//   node build/bench/tls.js            3 rounds, about 30-60 s
+//   node build/bench/tls.js --rounds 5 --no-save
+//
+// Workloads: rr-100 (100 ping-pongs of 64 bytes per connection, many
+// connections at once) and stream-8 (8 writes of 64 KiB per connection, echoed
+// back). Every connection starts with its own full handshake, on both servers.
+// Results go to bench/results/tls.json.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { listen } from 'asyncore';
+import type { Channel } from 'asyncore';
+
+const HOST = '127.0.0.1';
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..', '..');
+const args = process.argv.slice(2);
+const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+
+// ---- the servers (run as children: `tls.js --serve raw|ours --dir DIR`) -----------------
+
+async function serve(kind: string, dir: string): Promise<void> {
+  const key = readFileSync(path.join(dir, 'key.pem'));
+  const cert = readFileSync(path.join(dir, 'cert.pem'));
+  process.once('SIGTERM', () => process.exit(0));
+  if (kind === 'raw') {
+    const server = tls.createServer({ key, cert }, (sock) => {
+      sock.on('data', (data: Buffer) => sock.write(data));
+      sock.on('error', () => sock.destroy());
+    });
+    server.listen({ host: HOST, port: 0, backlog: 4096 }, () => {
+      process.stdout.write(`${String((server.address() as { port: number }).port)}\n`);
+    });
+    return;
+  }
+  const server = await listen([HOST, 0], { backlog: 4096, tls: { key, cert, maxHandshakes: 1024 } });
+  process.stdout.write(`${String(server.port)}\n`);
+  const echo = async (conn: Channel): Promise<void> => {
+    try {
+      for await (const chunk of conn.chunks()) await conn.write(chunk);
+    } catch { /* a peer that resets ends its own connection only */ }
+    conn.close();
+  };
+  for await (const conn of server.connections()) void echo(conn);
+}
+
+// ---- the load ---------------------------------------------------------------------
+
+interface Workload { name: string; connections: number; messages: number; size: number; unit: string }
+const WORKLOADS: Workload[] = [
+  { name: 'rr-100', connections: 64, messages: 100, size: 64, unit: 'requests' },
+  { name: 'stream-8', connections: 16, messages: 8, size: 64 * 1024, unit: 'MiB' },
+];
+
+/** One connection: `messages` writes, each waiting for its echo (rr) or all at once (stream). */
+async function client(port: number, ca: Buffer, w: Workload): Promise<void> {
+  const sock = tls.connect({ host: HOST, port, ca, servername: 'localhost' });
+  await once(sock, 'secureConnect');
+  const payload = Buffer.alloc(w.size, 'x');
+  let received = 0;
+  let waiting: (() => void) | null = null;
+  sock.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+    waiting?.();
+  });
+  const until = (bytes: number): Promise<void> => new Promise((resolve) => {
+    waiting = () => { if (received >= bytes) resolve(); };
+    waiting();
+  });
+  if (w.unit === 'requests') {
+    for (let i = 1; i <= w.messages; i++) {
+      sock.write(payload);
+      await until(i * w.size);
+    }
+  } else {
+    for (let i = 0; i < w.messages; i++) sock.write(payload);
+    await until(w.messages * w.size);
+  }
+  sock.end();
+  sock.destroy();
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+async function start(kind: string, dir: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(child.stdout as NodeJS.ReadableStream, 'data') as [Buffer];
+  return { child, port: Number(line.toString().trim()) };
+}
+
+/** Runs a workload `repeat` times against a fresh server; returns units per server CPU-second. */
+async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repeat: number): Promise<number> {
+  const { child, port } = await start(kind, dir);
+  try {
+    const pid = child.pid ?? 0;
+    // One unmeasured pass first: the steady state is measured, not the
+    // compilation of each server's code on first use (more JS in ours).
+    await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
+    const before = cpuTicks(pid);
+    for (let r = 0; r < repeat; r++) {
+      await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
+    }
+    const seconds = (cpuTicks(pid) - before) / 100;
+    const total = repeat * w.connections * w.messages * (w.unit === 'MiB' ? w.size / (1024 * 1024) : 1);
+    return total / Math.max(seconds, 0.01);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+};
+
+async function main(): Promise<void> {
+  const rounds = Math.max(3, Number(option('--rounds') ?? 3));
+  const repeat = Number(process.env.BENCH_TLS_REPEAT ?? '6');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
+  try {
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`Cannot make the certificate: openssl failed: ${made.stderr}`);
+    const ca = readFileSync(path.join(dir, 'cert.pem'));
+    const results: Record<string, unknown>[] = [];
+    for (const w of WORKLOADS) {
+      const ratios: number[] = [];
+      const ours: number[] = [];
+      const raw: number[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        // Interleaved, the order alternating, so drift in the machine's state hits both.
+        const order = round % 2 === 1 ? ['raw', 'ours'] : ['ours', 'raw'];
+        const got: Record<string, number> = {};
+        for (const kind of order) got[kind] = await measure(kind, dir, ca, w, repeat);
+        raw.push(got.raw ?? NaN);
+        ours.push(got.ours ?? NaN);
+        ratios.push((got.ours ?? NaN) / (got.raw ?? NaN));
+        process.stderr.write(`round ${round}/${rounds} ${w.name}: raw ${(got.raw ?? 0).toFixed(0)}, ours ${(got.ours ?? 0).toFixed(0)} ${w.unit}/CPU-s\n`);
+      }
+      const result = { workload: w.name, unit: `${w.unit} per server CPU-second`, raw: median(raw), ours: median(ours), ratio: median(ratios), ratios };
+      results.push(result);
+      console.log(`${w.name}: raw node:tls ${result.raw.toFixed(1)}, asyncore ${result.ours.toFixed(1)} ${w.unit}/CPU-s; ratio ${result.ratio.toFixed(3)} (median of ${rounds})`);
+    }
+    if (!args.includes('--no-save')) {
+      mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+      const out = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rounds, repeat, results };
+      writeFileSync(path.join(root, 'bench/results/tls.json'), `${JSON.stringify(out, null, 2)}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (args.includes('--serve')) await serve(option('--serve') ?? 'raw', option('--dir') ?? '.');
+else await main();
