@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'ERR_CHANNEL_STATE'
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_ACCEPT_QUEUE_FULL'
-  | 'ERR_CHANNEL_IDLE_TIMEOUT';
+  | 'ERR_CHANNEL_IDLE_TIMEOUT'
+  | 'ERR_FRAME_TOO_LONG'
+  | 'ERR_INCOMPLETE_FRAME';
 
 /**
  * The channel was closed locally before the operation could complete: a

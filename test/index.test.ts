@@ -5,8 +5,8 @@ t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
     'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'Channel', 'ChannelBase', 'ChannelClosedError',
     'ChannelMap', 'ChannelStateError', 'Connections', 'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow',
-    'IdleTimeoutError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
-    'formatAddress', 'listen', 'loop', 'socketMap',
+    'FrameIterator', 'FrameReader', 'FrameTooLongError', 'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
+    'encodeFrame', 'formatAddress', 'frames', 'lines', 'listen', 'loop', 'socketMap',
   ]);
 });
 
@@ -18,6 +18,8 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.IdleTimeoutError(30).code, 'ERR_CHANNEL_IDLE_TIMEOUT');
   t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
   t.equal(new api.ExitNow().name, 'ExitNow');
+  t.equal(new api.FrameTooLongError(9, 8).code, 'ERR_FRAME_TOO_LONG');
+  t.equal(new api.IncompleteFrameError(Buffer.alloc(1), 2).code, 'ERR_INCOMPLETE_FRAME');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });

@@ -59,6 +59,8 @@ export class FrameScanner {
   #frameLength = 0;
   /** Discarding a frame that passed the limit, until its end. */
   #skipping = false;
+  /** The delimiter that ended the last frame (for a reader that keeps it). */
+  #matched: Buffer | null = null;
 
   constructor(maxFrameLength: number) {
     this.maxFrameLength = maxFrameLength;
@@ -77,6 +79,9 @@ export class FrameScanner {
 
   /** Bytes of the current frame collected so far. */
   get frameLength(): number { return this.#frameLength; }
+
+  /** The delimiter that ended the last frame; `null` when a count ended it. Read it in `found()`. */
+  get matched(): Buffer | null { return this.#matched; }
 
   /** Takes the bytes held (at the end of the stream: the tail of a partial frame). */
   takePending(): Buffer {
@@ -118,8 +123,9 @@ export class FrameScanner {
         }
         this.#terminator = 0;
         end = next = term;
+        this.#matched = null;
       } else {
-        [end, next] = Buffer.isBuffer(term) ? [buf.indexOf(term), term.length] : FrameScanner.#earliest(buf, term);
+        [end, next] = Buffer.isBuffer(term) ? [buf.indexOf(term), term.length] : this.#earliest(buf, term);
         if (end < 0) {
           const keep = Buffer.isBuffer(term) ? prefixAtEnd(buf, term) : FrameScanner.#longestPrefix(buf, term);
           if (keep < buf.length) this.#emit(keep === 0 ? buf : buf.subarray(0, buf.length - keep), sink, true);
@@ -127,6 +133,7 @@ export class FrameScanner {
           if (keep > 0) this.#pending = Buffer.from(buf.subarray(buf.length - keep));
           return false;
         }
+        if (Buffer.isBuffer(term)) this.#matched = term;
         next += end;
       }
       if (end > 0) this.#emit(buf.subarray(0, end), sink, true);
@@ -160,8 +167,8 @@ export class FrameScanner {
     sink.collect(data);
   }
 
-  /** The earliest match of any delimiter: [index, its length], or [-1, 0]. */
-  static #earliest(buf: Buffer, terms: readonly Buffer[]): [number, number] {
+  /** The earliest match of any delimiter: [index, its length], or [-1, 0]; notes which one matched. */
+  #earliest(buf: Buffer, terms: readonly Buffer[]): [number, number] {
     let best = -1;
     let size = 0;
     for (const term of terms) {
@@ -170,6 +177,7 @@ export class FrameScanner {
       if (at >= 0 && (best < 0 || at < best || (at === best && term.length > size))) {
         best = at;
         size = term.length;
+        this.#matched = term;
       }
     }
     return [best, size];

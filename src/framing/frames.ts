@@ -1,0 +1,245 @@
+// frames() and lines(): a frame reader's reads as an ix async iterable. The
+// iterable is its own iterator (as chunks() is): its return() cancels a read
+// that waits at once, and the bytes of that read go back into the reader, so
+// a `break` leaves every byte not yet given out readable through `.reader`.
+import { AsyncIterableX } from 'ix/asynciterable';
+import { checkObject } from '../internal/options.js';
+import { checkPrefix } from './length-prefix.js';
+import type { LengthPrefix } from './length-prefix.js';
+import { CANCEL, CANCELLED, FrameReader, toDelimiter } from './reader.js';
+import type { Delimiter, FrameReaderOptions, FrameSource } from './reader.js';
+
+/**
+ * Options of {@link frames}: how frames end (a `delimiter`, several
+ * `delimiters`, or a length prefix of `lengthBytes`), and, when `frames()`
+ * makes the reader, the reader's options.
+ * @example
+ * ```ts
+ * const options: FramesOptions = { delimiter: '\0', maxLength: 4096, encoding: 'utf8' };
+ * ```
+ */
+export interface FramesOptions extends FrameReaderOptions, Partial<LengthPrefix> {
+  /** The bytes that end each frame (a string is taken as UTF-8). */
+  delimiter?: Delimiter;
+  /** Several delimiters: the earliest ends a frame; at one position, the longest. */
+  delimiters?: readonly Delimiter[];
+  /** Give each frame with the delimiter that ended it; default false. */
+  keepDelimiter?: boolean;
+  /** Give strings decoded with this encoding instead of Buffers. */
+  encoding?: BufferEncoding;
+  /** Aborting it ends the iteration: the waiting step rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of {@link lines}: those of {@link frames} but the frame's end.
+ * @example
+ * ```ts
+ * const options: LinesOptions = { maxLength: 1024, encoding: 'latin1' };
+ * ```
+ */
+export type LinesOptions = Omit<FramesOptions, 'delimiter' | 'delimiters' | 'lengthBytes' | 'endian'>;
+
+const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The frames of a reader, from {@link frames} or {@link lines}: an ix
+ * `AsyncIterableX` that is its own iterator. It ends at the end of the
+ * stream, throws what a read rejects with, and on `return()` (a `break`)
+ * stops at once, leaving the bytes not yet given out in {@link FrameIterator.reader}.
+ * @example
+ * ```ts
+ * const it = lines(channel, { encoding: 'utf8' });
+ * for await (const line of it) if (line === '') break; // the headers end
+ * const body = await it.reader.readExactly(10);
+ * ```
+ */
+export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> implements AsyncIterator<T, undefined> {
+  /**
+   * The reader the frames come from: read on with it after a `break`.
+   * @example
+   * ```ts
+   * console.log(lines(channel).reader.maxLength); // 65536
+   * ```
+   */
+  readonly reader: FrameReader;
+  readonly #read: (signal: AbortSignal | undefined) => Promise<Buffer | null>;
+  readonly #decode: ((frame: Buffer) => T) | null;
+  readonly #signal: AbortSignal | undefined;
+  #done = false;
+  #waiting: Promise<IteratorResult<T, undefined>> | null = null;
+
+  /** @internal */
+  constructor(reader: FrameReader, read: (signal: AbortSignal | undefined) => Promise<Buffer | null>, encoding: BufferEncoding | undefined, signal: AbortSignal | undefined) {
+    super();
+    this.reader = reader;
+    this.#read = read;
+    this.#decode = encoding === undefined ? null : (frame) => frame.toString(encoding) as T;
+    this.#signal = signal;
+  }
+
+  /**
+   * The next frame; done at the end of the stream (or after `return()`).
+   * Calls made while one waits run after it, in order.
+   * @returns the next result
+   * @example
+   * ```ts
+   * const { value: greeting } = await lines(channel).next();
+   * ```
+   */
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#waiting !== null) {
+      const after = (): Promise<IteratorResult<T, undefined>> => this.next();
+      return this.#waiting.then(after, after);
+    }
+    if (this.#done) return Promise.resolve(DONE);
+    const step = this.#step();
+    this.#waiting = step;
+    const clear = (): void => { if (this.#waiting === step) this.#waiting = null; };
+    step.then(clear, clear);
+    return step;
+  }
+
+  async #step(): Promise<IteratorResult<T, undefined>> {
+    let frame: Buffer | null;
+    try {
+      frame = await this.#read(this.#signal);
+    } catch (error) {
+      this.#done = true;
+      if (error === CANCELLED) return DONE;
+      throw error;
+    }
+    if (frame === null) {
+      this.#done = true;
+      return DONE;
+    }
+    return { done: false, value: this.#decode === null ? frame as T : this.#decode(frame) };
+  }
+
+  /**
+   * Stops the iteration at once; a waiting `next()` ends done and its bytes
+   * stay in the reader.
+   * @returns a done result
+   * @example
+   * ```ts
+   * await lines(channel).return();
+   * ```
+   */
+  return(): Promise<IteratorResult<T, undefined>> {
+    this.#done = true;
+    if (this.#waiting !== null) this.reader[CANCEL](CANCELLED);
+    return Promise.resolve(DONE);
+  }
+
+  /**
+   * Stops the iteration (as `return()`) and rejects with `error`.
+   * @param error - the error to reject with
+   * @returns a rejected promise
+   * @example
+   * ```ts
+   * await lines(channel).throw(new Error('stop')).catch(() => undefined);
+   * ```
+   */
+  throw(error: unknown): Promise<IteratorResult<T, undefined>> {
+    void this.return();
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /**
+   * Iterates itself.
+   * @returns this
+   * @example
+   * ```ts
+   * for await (const line of lines(channel)) console.log(line.length);
+   * ```
+   */
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /**
+   * Stops the iteration: `await using` support.
+   * @example
+   * ```ts
+   * await using incoming = lines(channel);
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}
+
+/** The reader to use: the one given, or a new one with the reader options. */
+function readerOf(source: FrameSource | FrameReader, options: FrameReaderOptions): FrameReader {
+  if (!(source instanceof FrameReader)) return new FrameReader(source, options);
+  const { maxLength, partial, readSize } = options;
+  if (maxLength !== undefined || partial !== undefined || readSize !== undefined) {
+    throw new TypeError('Invalid options: maxLength, partial and readSize belong to the reader given');
+  }
+  return source;
+}
+
+/**
+ * The frames of a channel as an async iterable: up to a `delimiter` (or
+ * the earliest of several `delimiters`), or length-prefixed frames
+ * (`lengthBytes`, `endian`). Reads with the channel's backpressure: a frame
+ * is read only when the consumer asks for it. Frames longer than `maxLength`
+ * (default 64 KiB) throw {@link FrameTooLongError} as soon as they pass it;
+ * a partial frame at the end of the stream throws
+ * {@link IncompleteFrameError} (or is given, with `partial: 'emit'`).
+ * @param source - a channel, or a {@link FrameReader} to go on reading with
+ * @param options - {@link FramesOptions}: exactly one of `delimiter`, `delimiters` or `lengthBytes`
+ * @returns an ix `AsyncIterableX` of Buffers (strings with `encoding`)
+ * @throws TypeError/RangeError for bad options, at the call
+ * @example
+ * ```ts
+ * import { map } from 'ix/asynciterable/operators';
+ * const records = frames(channel, { delimiter: '\0', encoding: 'utf8' }).pipe(map((r) => r.split(',')));
+ * for await (const record of records) console.log(record);
+ * ```
+ */
+export function frames(source: FrameSource | FrameReader, options: FramesOptions & { encoding: BufferEncoding }): FrameIterator<string>;
+export function frames(source: FrameSource | FrameReader, options: FramesOptions): FrameIterator<Buffer>;
+export function frames(source: FrameSource | FrameReader, options: FramesOptions): FrameIterator<Buffer | string> {
+  const { delimiter, delimiters, lengthBytes, endian, keepDelimiter, encoding, signal, ...readerOptions } = checkObject(options);
+  const modes = [delimiter, delimiters, lengthBytes].filter((m) => m !== undefined).length;
+  if (modes !== 1) throw new TypeError('Invalid options: expected exactly one of delimiter, delimiters and lengthBytes');
+  if (encoding !== undefined && !Buffer.isEncoding(encoding)) throw new TypeError(`Invalid encoding: ${String(encoding)}`);
+  const reader = readerOf(source, readerOptions);
+  let read: (signal: AbortSignal | undefined) => Promise<Buffer | null>;
+  if (lengthBytes !== undefined) {
+    const prefix: LengthPrefix = endian === undefined ? { lengthBytes } : { lengthBytes, endian };
+    checkPrefix(prefix); // bad options throw at the call, not at the first step
+    read = (s) => reader.readPrefixed(s === undefined ? prefix : { ...prefix, signal: s });
+  } else {
+    const term = toDelimiter(delimiter ?? delimiters);
+    const keep = keepDelimiter === true;
+    read = (s) => reader.readUntil(term, s === undefined ? { keepDelimiter: keep } : { keepDelimiter: keep, signal: s });
+  }
+  return new FrameIterator(reader, read, encoding, signal);
+}
+
+/**
+ * The lines of a channel, ended by `\n` or `\r\n`, as an async iterable
+ * (see {@link frames}: the same backpressure, limit and end-of-stream rule).
+ * @param source - a channel, or a {@link FrameReader} to go on reading with
+ * @param options - {@link LinesOptions}
+ * @returns an ix `AsyncIterableX` of lines without their endings (unless
+ *   `keepDelimiter`), as Buffers (strings with `encoding`)
+ * @throws TypeError/RangeError for bad options, at the call
+ * @example
+ * ```ts
+ * for await (const line of lines(channel, { encoding: 'utf8' })) await channel.write(`${line.toUpperCase()}\n`);
+ * ```
+ */
+export function lines(source: FrameSource | FrameReader, options: LinesOptions & { encoding: BufferEncoding }): FrameIterator<string>;
+export function lines(source: FrameSource | FrameReader, options?: LinesOptions): FrameIterator<Buffer>;
+export function lines(source: FrameSource | FrameReader, options: LinesOptions = {}): FrameIterator<Buffer | string> {
+  const { keepDelimiter, encoding, signal, ...readerOptions } = checkObject(options);
+  if (encoding !== undefined && !Buffer.isEncoding(encoding)) throw new TypeError(`Invalid encoding: ${String(encoding)}`);
+  const reader = readerOf(source, readerOptions);
+  const keep = keepDelimiter === true;
+  const read = (s: AbortSignal | undefined): Promise<Buffer | null> =>
+    reader.readLine(s === undefined ? { keepDelimiter: keep } : { keepDelimiter: keep, signal: s });
+  return new FrameIterator(reader, read, encoding, signal);
+}

@@ -1,0 +1,435 @@
+// The frame reader: one buffer over a channel's bytes, read in the mode the
+// protocol is in at the moment (up to a delimiter, a count of bytes, a
+// length-prefixed frame). It pulls a chunk from the channel only when the
+// frame asked for is not already held, so the channel's own backpressure
+// holds: while nobody reads, the reader holds at most one chunk and the
+// channel stops reading at its high-water mark. What it holds between reads
+// lives in the scanner (bytes not yet scanned) and in #unread (bytes handed
+// back by a read that was cancelled, scanned first by the next read).
+import type { Channel } from '../channel.js';
+import type { ChunksOptions } from '../channel-options.js';
+import { ChannelStateError } from '../errors.js';
+import { checkObject } from '../internal/options.js';
+import { checkPositiveInteger, showValue, toBuffer } from '../internal/validate.js';
+import { FrameTooLongError, IncompleteFrameError } from './errors.js';
+import { checkPrefix, decodeLength } from './length-prefix.js';
+import type { LengthPrefix } from './length-prefix.js';
+import { FrameScanner } from './scanner.js';
+import type { FrameSink, ScanTerminator } from './scanner.js';
+
+/** What a reader reads from: a channel, or anything with its `chunks()`. */
+export type FrameSource = Pick<Channel, 'chunks'>;
+
+/** A delimiter: bytes, or a string taken as UTF-8. */
+export type Delimiter = Buffer | Uint8Array | string;
+
+/**
+ * Options of {@link FrameReader}.
+ * @example
+ * ```ts
+ * const reader = new FrameReader(channel, { maxLength: 1024, partial: 'emit' });
+ * ```
+ */
+export interface FrameReaderOptions {
+  /**
+   * The longest frame in bytes, delimiter or prefix not counted; default
+   * 65536. A frame that passes it fails with {@link FrameTooLongError} as
+   * soon as it does. `readExactly()` is not limited by it.
+   */
+  maxLength?: number;
+  /**
+   * What the end of the stream inside a frame gives: `'error'` (default)
+   * rejects with an {@link IncompleteFrameError} carrying the partial bytes,
+   * `'emit'` gives those bytes as the last frame.
+   */
+  partial?: 'error' | 'emit';
+  /** The most bytes taken from the channel at a time; default 65536. */
+  readSize?: number;
+}
+
+/**
+ * Options of one read.
+ * @example
+ * ```ts
+ * const line = await reader.readLine({ signal: AbortSignal.timeout(5000) });
+ * ```
+ */
+export interface ReadOptions {
+  /** Aborting it rejects the read with `signal.reason`; its bytes stay in the reader. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of {@link FrameReader.readUntil} and {@link FrameReader.readLine}.
+ * @example
+ * ```ts
+ * const line = await reader.readUntil('\r\n', { keepDelimiter: true });
+ * ```
+ */
+export interface ReadUntilOptions extends ReadOptions {
+  /** End the frame with the delimiter that ended it; default false. */
+  keepDelimiter?: boolean;
+}
+
+/**
+ * Options of {@link FrameReader.readPrefixed}: the prefix's shape and a signal.
+ * @example
+ * ```ts
+ * const frame = await reader.readPrefixed({ lengthBytes: 4, signal: AbortSignal.timeout(5000) });
+ * ```
+ */
+export interface ReadPrefixedOptions extends LengthPrefix, ReadOptions {}
+
+/** Why a read stopped without a frame: the iterable's return() cancelled it. */
+export const CANCELLED: unique symbol = Symbol('cancelled');
+/** Hands bytes back to the front of the reader (internal to the framing layer). */
+export const UNREAD: unique symbol = Symbol('unread');
+/** Cancels the waiting read, which rejects with CANCELLED (internal to the framing layer). */
+export const CANCEL: unique symbol = Symbol('cancel');
+
+const EMPTY = Buffer.alloc(0);
+const DEFAULT_MAX_LENGTH = 65536;
+const NEWLINE = Buffer.from('\n');
+
+/** Checks a delimiter (or several) and makes it bytes. */
+export function toDelimiter(value: unknown): Buffer | Buffer[] {
+  const one = (d: unknown): Buffer => {
+    if (typeof d !== 'string' && !(d instanceof Uint8Array)) {
+      throw new TypeError(`Invalid delimiter: expected a Buffer, Uint8Array or string, got ${showValue(d)}`);
+    }
+    const buf = toBuffer(d);
+    if (buf.length === 0) throw new RangeError('Invalid delimiter: it must not be empty');
+    return buf;
+  };
+  if (!Array.isArray(value)) return one(value);
+  if (value.length === 0) throw new RangeError('Invalid delimiters: expected at least one');
+  return value.map(one);
+}
+
+/**
+ * Reads frames from a channel: up to a delimiter, a line, an exact count of
+ * bytes, or (with `readPrefixed()`) a length-prefixed frame, switching mode
+ * from one read to the next. The reader keeps one buffer and takes bytes from
+ * the channel only when a read needs them; bytes it holds stay readable by
+ * the next read, after a `break` out of `frames()` or an aborted read alike.
+ * Reads run one at a time. Every read resolves `null` at the end of the
+ * stream when no byte of a frame came; a partial frame follows
+ * {@link FrameReaderOptions.partial}. After a {@link FrameTooLongError} the
+ * stream is out of step with the protocol: every later read rejects with it.
+ * @example
+ * ```ts
+ * const reader = new FrameReader(channel);
+ * const header = await reader.readLine(); // 'LENGTH 5'
+ * const body = await reader.readExactly(Number(header?.toString().split(' ')[1]));
+ * ```
+ */
+export class FrameReader {
+  readonly #source: FrameSource;
+  readonly #scanner: FrameScanner;
+  readonly #maxLength: number;
+  readonly #emitPartial: boolean;
+  readonly #readSize: number;
+  readonly #sink: FrameSink;
+  #chunks: AsyncIterator<Buffer> | null = null;
+  #unread: Buffer = EMPTY;
+  #parts: Buffer[] = [];
+  #found = false;
+  #keep = false;
+  #failure: FrameTooLongError | null = null;
+  #ended = false;
+  #busy = false;
+  /** The waiting read was cancelled, and with what reason. */
+  #cancelled = false;
+  #reason: unknown = undefined;
+  /** The last read gave a partial frame at the end of the stream. */
+  #gavePartial = false;
+
+  /**
+   * Makes a reader over `source`; it reads nothing until asked.
+   * @param source - a channel (any transport, or one of a `channelPair()`)
+   * @param options - {@link FrameReaderOptions}
+   * @throws TypeError/RangeError for bad options
+   * @example
+   * ```ts
+   * const reader = new FrameReader(channel, { maxLength: 8192 });
+   * ```
+   */
+  constructor(source: FrameSource, options: FrameReaderOptions = {}) {
+    const { maxLength = DEFAULT_MAX_LENGTH, partial = 'error', readSize = 65536 } = checkObject(options);
+    if (maxLength !== Infinity) checkPositiveInteger('maxLength', maxLength);
+    if (!['error', 'emit'].includes(partial)) {
+      throw new TypeError(`Invalid partial: expected 'error' or 'emit', got ${showValue(partial)}`);
+    }
+    this.#source = source;
+    this.#maxLength = maxLength;
+    this.#emitPartial = partial === 'emit';
+    this.#readSize = checkPositiveInteger('readSize', readSize);
+    this.#scanner = new FrameScanner(maxLength);
+    this.#sink = {
+      collect: (data) => { this.#parts.push(data); },
+      found: () => {
+        if (this.#keep && this.#scanner.matched !== null) this.#parts.push(this.#scanner.matched);
+        this.#found = true;
+        return true;
+      },
+      tooLong: (length, limit) => {
+        this.#failure ??= new FrameTooLongError(length, limit);
+        this.#parts = [];
+      },
+    };
+  }
+
+  /**
+   * The longest frame this reader accepts, in bytes.
+   * @example
+   * ```ts
+   * new FrameReader(channel).maxLength // 65536
+   * ```
+   */
+  get maxLength(): number { return this.#maxLength; }
+
+  /**
+   * Bytes the reader holds that no read has returned yet.
+   * @example
+   * ```ts
+   * if (reader.bufferedLength > 0) console.log('the peer sent more than one frame');
+   * ```
+   */
+  get bufferedLength(): number { return this.#unread.length + this.#scanner.pendingLength; }
+
+  /**
+   * Takes the bytes the reader holds (none is left in it), for code that
+   * goes on reading the channel itself.
+   * @returns the bytes held, possibly empty
+   * @example
+   * ```ts
+   * const rest = reader.takeBuffered();
+   * for await (const chunk of channel.chunks()) console.log(rest.length + chunk.length);
+   * ```
+   */
+  takeBuffered(): Buffer {
+    const held = Buffer.concat([this.#unread, this.#scanner.takePending()]);
+    this.#unread = EMPTY;
+    return held;
+  }
+
+  /**
+   * Reads up to the first occurrence of `delimiter` (with several, the
+   * earliest; at one position the longest).
+   * @param delimiter - bytes or a UTF-8 string, or an array of them
+   * @param options - {@link ReadUntilOptions}
+   * @returns the frame without its delimiter (unless `keepDelimiter`); `null` at the end of the stream
+   * @throws TypeError/RangeError for a bad delimiter; rejects with
+   *   {@link FrameTooLongError}, {@link IncompleteFrameError}, the
+   *   connection's error, or `signal.reason`
+   * @example
+   * ```ts
+   * const reply = await reader.readUntil('\r\n');
+   * ```
+   */
+  readUntil(delimiter: Delimiter | readonly Delimiter[], options: ReadUntilOptions = {}): Promise<Buffer | null> {
+    return this.#read(toDelimiter(delimiter), this.#maxLength, options.keepDelimiter === true, options.signal);
+  }
+
+  /**
+   * Reads a line ended by `\n` or `\r\n`.
+   * @param options - {@link ReadUntilOptions}
+   * @returns the line without its ending (unless `keepDelimiter`); `null` at the end of the stream
+   * @throws rejects as {@link FrameReader.readUntil}
+   * @example
+   * ```ts
+   * const greeting = await reader.readLine();
+   * ```
+   */
+  async readLine(options: ReadUntilOptions = {}): Promise<Buffer | null> {
+    const keep = options.keepDelimiter === true;
+    const line = await this.#read(NEWLINE, this.#maxLength, keep, options.signal);
+    // A \r before the \n is part of the ending (a partial line keeps it).
+    if (keep || line?.[line.length - 1] !== 0x0d || this.#gavePartial) return line;
+    return line.subarray(0, line.length - 1);
+  }
+
+  /**
+   * Reads exactly `size` bytes (not limited by `maxLength`).
+   * @param size - a non-negative integer
+   * @param options - {@link ReadOptions}
+   * @returns the bytes; `null` at the end of the stream
+   * @throws RangeError for a bad size; rejects with
+   *   {@link IncompleteFrameError} (`expected` is `size`), the connection's
+   *   error, or `signal.reason`
+   * @example
+   * ```ts
+   * const header = await reader.readExactly(4);
+   * ```
+   */
+  readExactly(size: number, options: ReadOptions = {}): Promise<Buffer | null> {
+    if (size !== 0) checkPositiveInteger('size', size);
+    if (size === 0 && this.#failure === null) return Promise.resolve(EMPTY);
+    return this.#read(size, Infinity, false, options.signal);
+  }
+
+  /**
+   * Reads a length-prefixed frame (as made by {@link encodeFrame}). A
+   * prefix announcing more than `maxLength` fails with
+   * {@link FrameTooLongError} at once, before any payload is read.
+   * @param prefix - {@link ReadPrefixedOptions}: `lengthBytes`, `endian` and a `signal`
+   * @returns the payload; `null` at the end of the stream
+   * @throws TypeError/RangeError for bad options; rejects with
+   *   {@link FrameTooLongError}, {@link IncompleteFrameError} (its `partial`
+   *   holds the frame's bytes from its prefix on, `expected` the whole
+   *   frame's length, or `null` when the prefix itself was cut), the
+   *   connection's error, or `signal.reason`
+   * @example
+   * ```ts
+   * const message = await reader.readPrefixed({ lengthBytes: 2 });
+   * ```
+   */
+  async readPrefixed(prefix: ReadPrefixedOptions): Promise<Buffer | null> {
+    const { lengthBytes, big } = checkPrefix(prefix);
+    const signal = prefix.signal;
+    const header = await this.#readPart(lengthBytes, signal, null);
+    if (header === null || header.length < lengthBytes) return header;
+    const length = decodeLength(header, big);
+    if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
+    if (length === 0) return EMPTY;
+    let body: Buffer | null;
+    try {
+      body = await this.#readPart(length, signal, lengthBytes + length);
+    } catch (error) {
+      if (error instanceof IncompleteFrameError) {
+        throw new IncompleteFrameError(Buffer.concat([header, error.partial]), lengthBytes + length);
+      }
+      this[UNREAD](header); // a cancelled read keeps the whole frame readable
+      throw error;
+    }
+    if (body === null) return this.#partialFrame(header, lengthBytes + length);
+    return body.length < length ? Buffer.concat([header, body]) : body;
+  }
+
+  /** Reads `size` bytes of a prefixed frame; a partial part comes back short (emit) or rejects. */
+  async #readPart(size: number, signal: AbortSignal | undefined, expected: number | null): Promise<Buffer | null> {
+    try {
+      return await this.#read(size, Infinity, false, signal);
+    } catch (error) {
+      if (!(error instanceof IncompleteFrameError)) throw error;
+      return this.#partialFrame(error.partial, expected);
+    }
+  }
+
+  /** What a frame cut by the end of the stream gives, by the `partial` option. */
+  #partialFrame(partial: Buffer, expected: number | null): Buffer {
+    if (!this.#emitPartial) throw new IncompleteFrameError(partial, expected);
+    this.#gavePartial = true;
+    return partial;
+  }
+
+  /** Puts bytes back at the front, to be read first. */
+  [UNREAD](data: Buffer): void {
+    if (data.length === 0) return;
+    this.#unread = this.#unread.length === 0 ? data : Buffer.concat([data, this.#unread]);
+  }
+
+  /** Cancels the waiting read: it hands its bytes back and rejects with `reason`. */
+  [CANCEL](reason: unknown): void {
+    if (!this.#busy || this.#cancelled) return;
+    this.#cancelled = true;
+    this.#reason = reason;
+    void this.#chunks?.return?.();
+    this.#chunks = null;
+  }
+
+  async #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined): Promise<Buffer | null> {
+    if (this.#busy) throw new ChannelStateError('Cannot read: another read of this reader is waiting');
+    if (this.#failure !== null) throw this.#failure;
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the signal's reason, as given
+    if (signal?.aborted === true) throw signal.reason;
+    this.#busy = true;
+    this.#cancelled = false;
+    this.#gavePartial = false;
+    const scanner = this.#scanner;
+    scanner.terminator = term;
+    scanner.maxFrameLength = limit;
+    this.#parts = [];
+    this.#found = false;
+    this.#keep = keep;
+    const onAbort = (): void => { this[CANCEL](signal?.reason); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const first = this.#unread;
+      this.#unread = EMPTY;
+      let failure = this.#scan(first);
+      while (failure === undefined) {
+        const chunk = this.#ended ? null : await this.#pull();
+        this.#checkCancelled(chunk);
+        if (chunk === null) return this.#atEnd(typeof term === 'number' ? term : null);
+        failure = this.#scan(chunk);
+      }
+      if (failure !== null) throw failure;
+      const parts = this.#parts;
+      this.#parts = [];
+      return parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts);
+    } catch (error) {
+      if (error !== this.#failure) this.#handBack(null); // a no-op when nothing is held
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Scans bytes for the frame: `undefined` while it goes on, `null` once the
+   * frame is found, the error once it passed the limit.
+   */
+  #scan(data: Buffer): FrameTooLongError | null | undefined {
+    this.#scanner.scan(data, this.#sink);
+    if (this.#failure !== null) return this.#failure;
+    return this.#found ? null : undefined;
+  }
+
+  /** A cancelled read hands back its bytes (and the chunk just pulled) and rejects with the reason. */
+  #checkCancelled(chunk: Buffer | null): void {
+    if (!this.#cancelled) return;
+    this.#handBack(chunk);
+    // The reason is the signal's, as given; the iterable's own is a symbol.
+    // eslint-disable-next-line @typescript-eslint/only-throw-error
+    throw this.#reason;
+  }
+
+  /** The next chunk from the channel, or `null` at the end of the stream (or a cancel). */
+  async #pull(): Promise<Buffer | null> {
+    const options: ChunksOptions = { size: this.#readSize };
+    const chunks = this.#chunks ??= this.#source.chunks(options);
+    let result: IteratorResult<Buffer>;
+    try {
+      result = await chunks.next();
+    } catch (error) {
+      // A broken connection: the next read asks the channel again.
+      this.#chunks = null;
+      throw error;
+    }
+    if (result.done !== true) return result.value;
+    if (!this.#cancelled) this.#ended = true;
+    return null;
+  }
+
+  /** The stream ended inside a frame (or between frames: null). */
+  #atEnd(expected: number | null): Buffer | null {
+    const partial = Buffer.concat([...this.#parts, this.#scanner.takePending()]);
+    this.#parts = [];
+    this.#scanner.reset();
+    if (partial.length === 0) return null;
+    if (!this.#emitPartial) throw new IncompleteFrameError(partial, expected);
+    this.#gavePartial = true;
+    return partial;
+  }
+
+  /** A read stopped without its frame: its bytes go back to the front, in order. */
+  #handBack(chunk: Buffer | null): void {
+    const parts = [...this.#parts, this.#scanner.takePending()];
+    if (chunk !== null) parts.push(chunk);
+    this.#parts = [];
+    this.#scanner.reset();
+    this[UNREAD](Buffer.concat(parts));
+  }
+}
