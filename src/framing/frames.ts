@@ -93,28 +93,27 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
       return this.#waiting.then(after, after);
     }
     if (this.#done) return Promise.resolve(DONE);
-    const step = this.#step();
+    const step = this.#read(this.#signal).then(this.#onFrame, this.#onError);
     this.#waiting = step;
-    const clear = (): void => { if (this.#waiting === step) this.#waiting = null; };
-    step.then(clear, clear);
+    step.then(this.#clear, this.#clear);
     return step;
   }
 
-  async #step(): Promise<IteratorResult<T, undefined>> {
-    let frame: Buffer | null;
-    try {
-      frame = await this.#read(this.#signal);
-    } catch (error) {
-      this.#done = true;
-      if (error === CANCELLED) return DONE;
-      throw error;
-    }
+  readonly #onFrame = (frame: Buffer | null): IteratorResult<T, undefined> => {
     if (frame === null) {
       this.#done = true;
       return DONE;
     }
     return { done: false, value: this.#decode === null ? frame as T : this.#decode(frame) };
-  }
+  };
+
+  readonly #onError = (error: unknown): IteratorResult<T, undefined> => {
+    this.#done = true;
+    if (error === CANCELLED) return DONE;
+    throw error;
+  };
+
+  readonly #clear = (): void => { this.#waiting = null; };
 
   /**
    * Stops the iteration at once; a waiting `next()` ends done and its bytes

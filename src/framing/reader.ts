@@ -241,13 +241,15 @@ export class FrameReader {
    * const greeting = await reader.readLine();
    * ```
    */
-  async readLine(options: ReadUntilOptions = {}): Promise<Buffer | null> {
+  readLine(options: ReadUntilOptions = {}): Promise<Buffer | null> {
     const keep = options.keepDelimiter === true;
-    const line = await this.#read(NEWLINE, this.#maxLength, keep, options.signal);
-    // A \r before the \n is part of the ending (a partial line keeps it).
-    if (keep || line?.[line.length - 1] !== 0x0d || this.#gavePartial) return line;
-    return line.subarray(0, line.length - 1);
+    const read = this.#read(NEWLINE, this.#maxLength, keep, options.signal);
+    return keep ? read : read.then(this.#dropReturn);
   }
+
+  /** A \r before the \n is part of the line's ending (a partial line keeps it). */
+  readonly #dropReturn = (line: Buffer | null): Buffer | null =>
+    line?.[line.length - 1] !== 0x0d || this.#gavePartial ? line : line.subarray(0, line.length - 1);
 
   /**
    * Reads exactly `size` bytes (not limited by `maxLength`).
@@ -338,36 +340,46 @@ export class FrameReader {
     this.#chunks = null;
   }
 
-  async #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined): Promise<Buffer | null> {
-    if (this.#busy) throw new ChannelStateError('Cannot read: another read of this reader is waiting');
-    if (this.#failure !== null) throw this.#failure;
-    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the signal's reason, as given
-    if (signal?.aborted === true) throw signal.reason;
-    this.#busy = true;
-    this.#cancelled = false;
+  /**
+   * A read: served from the bytes held when they hold the frame (no waiting,
+   * the common case for pipelined input), else by #wait().
+   */
+  #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined): Promise<Buffer | null> {
+    if (this.#busy) return Promise.reject(new ChannelStateError('Cannot read: another read of this reader is waiting'));
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    // The signal's reason, as given.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    if (signal?.aborted === true) return Promise.reject(signal.reason);
     this.#gavePartial = false;
-    const scanner = this.#scanner;
-    scanner.terminator = term;
-    scanner.maxFrameLength = limit;
+    this.#scanner.terminator = term;
+    this.#scanner.maxFrameLength = limit;
     this.#parts = [];
     this.#found = false;
     this.#keep = keep;
+    const first = this.#unread;
+    this.#unread = EMPTY;
+    const failure = this.#scan(first);
+    if (failure === null) return Promise.resolve(this.#takeFrame());
+    if (failure !== undefined) return Promise.reject(failure);
+    return this.#wait(typeof term === 'number' ? term : null, signal);
+  }
+
+  /** The rest of a read: pulls chunks until the frame is found, the stream ends, or the read is cancelled. */
+  async #wait(expected: number | null, signal: AbortSignal | undefined): Promise<Buffer | null> {
+    this.#busy = true;
+    this.#cancelled = false;
     const onAbort = (): void => { this[CANCEL](signal?.reason); };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const first = this.#unread;
-      this.#unread = EMPTY;
-      let failure = this.#scan(first);
-      while (failure === undefined) {
+      let failure: FrameTooLongError | null | undefined;
+      do {
         const chunk = this.#ended ? null : await this.#pull();
         this.#checkCancelled(chunk);
-        if (chunk === null) return this.#atEnd(typeof term === 'number' ? term : null);
+        if (chunk === null) return this.#atEnd(expected);
         failure = this.#scan(chunk);
-      }
+      } while (failure === undefined);
       if (failure !== null) throw failure;
-      const parts = this.#parts;
-      this.#parts = [];
-      return parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts);
+      return this.#takeFrame();
     } catch (error) {
       if (error !== this.#failure) this.#handBack(null); // a no-op when nothing is held
       throw error;
@@ -375,6 +387,13 @@ export class FrameReader {
       signal?.removeEventListener('abort', onAbort);
       this.#busy = false;
     }
+  }
+
+  /** The frame found, in one Buffer. */
+  #takeFrame(): Buffer {
+    const parts = this.#parts;
+    this.#parts = [];
+    return parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts);
   }
 
   /**
