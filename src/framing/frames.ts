@@ -95,11 +95,12 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
     if (this.#done) return Promise.resolve(DONE);
     const step = this.#read(this.#signal).then(this.#onFrame, this.#onError);
     this.#waiting = step;
-    step.then(this.#clear, this.#clear);
     return step;
   }
 
+  // Each clears #waiting as the step settles: calls queued behind it run next.
   readonly #onFrame = (frame: Buffer | null): IteratorResult<T, undefined> => {
+    this.#waiting = null;
     if (frame === null) {
       this.#done = true;
       return DONE;
@@ -108,12 +109,11 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
   };
 
   readonly #onError = (error: unknown): IteratorResult<T, undefined> => {
+    this.#waiting = null;
     this.#done = true;
     if (error === CANCELLED) return DONE;
     throw error;
   };
-
-  readonly #clear = (): void => { this.#waiting = null; };
 
   /**
    * Stops the iteration at once; a waiting `next()` ends done and its bytes

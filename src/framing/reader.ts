@@ -7,7 +7,6 @@
 // lives in the scanner (bytes not yet scanned) and in #unread (bytes handed
 // back by a read that was cancelled, scanned first by the next read).
 import type { Channel } from '../channel.js';
-import type { ChunksOptions } from '../channel-options.js';
 import { ChannelStateError } from '../errors.js';
 import { checkObject } from '../internal/options.js';
 import { checkPositiveInteger, showValue, toBuffer } from '../internal/validate.js';
@@ -373,7 +372,12 @@ export class FrameReader {
     try {
       let failure: FrameTooLongError | null | undefined;
       do {
-        const chunk = this.#ended ? null : await this.#pull();
+        let chunk: Buffer | null = null;
+        if (!this.#ended) {
+          // One chunks() iterator for the reader's life (a cancel ends it: the next read makes another).
+          this.#chunks ??= this.#source.chunks({ size: this.#readSize });
+          chunk = this.#took(await this.#next(this.#chunks));
+        }
         this.#checkCancelled(chunk);
         if (chunk === null) return this.#atEnd(expected);
         failure = this.#scan(chunk);
@@ -415,18 +419,16 @@ export class FrameReader {
     throw this.#reason;
   }
 
-  /** The next chunk from the channel, or `null` at the end of the stream (or a cancel). */
-  async #pull(): Promise<Buffer | null> {
-    const options: ChunksOptions = { size: this.#readSize };
-    const chunks = this.#chunks ??= this.#source.chunks(options);
-    let result: IteratorResult<Buffer>;
-    try {
-      result = await chunks.next();
-    } catch (error) {
-      // A broken connection: the next read asks the channel again.
+  /** The iterator's next chunk; a broken connection makes the next read ask the channel again. */
+  #next(chunks: AsyncIterator<Buffer>): Promise<IteratorResult<Buffer>> {
+    return chunks.next().catch((error: unknown) => {
       this.#chunks = null;
       throw error;
-    }
+    });
+  }
+
+  /** The chunk pulled, or `null` at the end of the stream (or a cancel). */
+  #took(result: IteratorResult<Buffer>): Buffer | null {
     if (result.done !== true) return result.value;
     if (!this.#cancelled) this.#ended = true;
     return null;

@@ -1,5 +1,6 @@
 // The frame reader and its iterables over channelPair(): modes switched
 // mid-stream, the end-of-stream rule, early exit, the limit, signals.
+import { getEventListeners } from 'node:events';
 import t from 'tap';
 import type { Test } from 'tap';
 import { filter, map, take } from 'ix/asynciterable/operators';
@@ -7,7 +8,7 @@ import {
   ChannelMap, ChannelStateError, FrameReader, FrameTooLongError, IncompleteFrameError, channelPair, closeAll,
   encodeFrame, frames, lines,
 } from '../../src/index.js';
-import type { Channel, PairOptions } from '../../src/index.js';
+import type { Channel, FrameIterator, PairOptions } from '../../src/index.js';
 import { deadline } from '../helpers/deadline.js';
 
 /** Two channels in a map closed when the test ends. */
@@ -250,6 +251,18 @@ t.test('a signal rejects a waiting read with its reason; the partial line stays 
   const next = it.next();
   stop.abort(reason);
   t.equal(await deadline(next.catch((e: unknown) => e), 'the iterable rejects'), reason);
+  t.equal(getEventListeners(controller.signal, 'abort').length, 0, 'no listener is left on the read\'s signal');
+  t.equal(getEventListeners(stop.signal, 'abort').length, 0, 'nor on the iterable\'s');
+});
+
+t.test('FrameIterator.next() calls made while one waits run after it, in order', async (t) => {
+  const [a, b] = pair(t, { chunkSizes: [1] });
+  const it: FrameIterator<string> = lines(b, { encoding: 'utf8' });
+  const steps = [it.next(), it.next(), it.next()];
+  void send(a, 'first\nsecond\n');
+  t.same(await deadline(Promise.all(steps), 'three steps'), [
+    { done: false, value: 'first' }, { done: false, value: 'second' }, { done: true, value: undefined },
+  ]);
 });
 
 t.test('FrameReader runs one read at a time and checks its arguments', async (t) => {
