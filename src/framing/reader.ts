@@ -16,10 +16,25 @@ import type { LengthPrefix } from './length-prefix.js';
 import { FrameScanner } from './scanner.js';
 import type { FrameSink, ScanTerminator } from './scanner.js';
 
-/** What a reader reads from: a channel, or anything with its `chunks()`. */
+/**
+ * What a reader reads from: a channel (over any transport), or anything
+ * with a channel's `chunks()`.
+ * @example
+ * ```ts
+ * const source: FrameSource = channelPair()[1];
+ * const reader = new FrameReader(source);
+ * ```
+ */
 export type FrameSource = Pick<Channel, 'chunks'>;
 
-/** A delimiter: bytes, or a string taken as UTF-8. */
+/**
+ * A delimiter: bytes, or a string taken as UTF-8.
+ * @example
+ * ```ts
+ * const crlf: Delimiter = '\r\n';
+ * const nul: Delimiter = Buffer.from([0]);
+ * ```
+ */
 export type Delimiter = Buffer | Uint8Array | string;
 
 /**

@@ -185,9 +185,11 @@ t.test('frames({ lengthBytes }) reads what encodeFrame() writes, in both byte or
 t.test('readPrefixed(): a prefix over maxLength fails at once; a cut frame carries its prefix and length', async (t) => {
   const [a, b] = pair(t);
   await a.write(Buffer.from([0, 0, 0x10, 0]));
-  const error = await deadline(new FrameReader(b, { maxLength: 1024 }).readPrefixed({ lengthBytes: 4 }).catch((e: unknown) => e), 'the error');
+  const reader = new FrameReader(b, { maxLength: 1024 });
+  const error = await deadline(reader.readPrefixed({ lengthBytes: 4 }).catch((e: unknown) => e), 'the error');
   t.ok(error instanceof FrameTooLongError, 'before any payload came');
   t.equal((error as FrameTooLongError).length, 4096);
+  t.equal(await reader.readExactly(1).catch((e: unknown) => e), error, 'the stream is out of step: every later read rejects with it');
 
   const [c, d] = pair(t);
   void send(c, Buffer.from([0, 5, 0x61, 0x62]));
