@@ -390,8 +390,15 @@ export class FrameReader {
         let chunk: Buffer | null = null;
         if (!this.#ended) {
           // One chunks() iterator for the reader's life (a cancel ends it: the next read makes another).
-          this.#chunks ??= this.#source.chunks({ size: this.#readSize });
-          chunk = this.#took(await this.#next(this.#chunks));
+          const chunks = this.#chunks ??= this.#source.chunks({ size: this.#readSize });
+          let result: IteratorResult<Buffer>;
+          try {
+            result = await chunks.next();
+          } catch (error) {
+            this.#chunks = null; // a broken connection: the next read asks the channel again
+            throw error;
+          }
+          chunk = this.#took(result);
         }
         this.#checkCancelled(chunk);
         if (chunk === null) return this.#atEnd(expected);
@@ -432,14 +439,6 @@ export class FrameReader {
     // The reason is the signal's, as given; the iterable's own is a symbol.
     // eslint-disable-next-line @typescript-eslint/only-throw-error
     throw this.#reason;
-  }
-
-  /** The iterator's next chunk; a broken connection makes the next read ask the channel again. */
-  #next(chunks: AsyncIterator<Buffer>): Promise<IteratorResult<Buffer>> {
-    return chunks.next().catch((error: unknown) => {
-      this.#chunks = null;
-      throw error;
-    });
   }
 
   /** The chunk pulled, or `null` at the end of the stream (or a cancel). */

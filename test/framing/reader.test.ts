@@ -281,3 +281,16 @@ t.test('FrameReader runs one read at a time and checks its arguments', async (t)
   t.throws(() => frames(reader, { delimiter: '\n', maxLength: 5 }), TypeError);
   t.throws(() => reader.readExactly(-1), RangeError);
 });
+
+t.test('a connection that breaks mid-frame: the frames before it, then its error; the partial bytes stay in the reader', async (t) => {
+  const m = new ChannelMap();
+  t.teardown(() => { closeAll(m, true); });
+  const link = channelPair({ map: m });
+  await link.a.write('one\ntw');
+  const it = lines(link.b, { encoding: 'utf8' });
+  t.same(await deadline(it.next(), 'the first line'), { done: false, value: 'one' });
+  link.reset(link.b);
+  const error = await deadline(it.next().catch((e: unknown) => e), 'the error');
+  t.equal((error as NodeJS.ErrnoException).code, 'ECONNRESET');
+  t.equal(it.reader.takeBuffered().toString(), 'tw');
+});
