@@ -1,7 +1,9 @@
 // The framing benchmark: a line protocol (each request one 64-byte line,
 // each reply the same line) over 100 connections, served by our lines(), by
 // raw node:net splitting lines by hand (the reference), by Python 3.11's
-// asynchat, and by our AsyncChat when bench/servers/asynchat.ts is built.
+// asynchat, and by our AsyncChat when bench/servers/asynchat.ts is built; and,
+// for context, the chunks() echo of bench/servers/channel-helpers.ts (the
+// channel layer without framing).
 // The figure is server CPU seconds per million requests (user + system, read
 // from /proc), and its ratio to the reference's from the same round (above
 // 1: cheaper than it); servers interleave round by round, medians of the
@@ -10,7 +12,7 @@
 //
 //   npm run bench                                     (the whole suite, this last)
 //   node build/bench/framing.js --rounds 5 --no-save   (after tsc -p tsconfig.bench.json)
-// BENCH_SECONDS sets each run's length (default 1.5 s): about 35 s in all by default.
+// BENCH_SECONDS sets each run's length (default 1.5 s): about 40 s in all by default.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -44,6 +46,9 @@ const PYTHON = 'Python asynchat';
 const servers: Server[] = [
   { name: REFERENCE, command: ['node', path.join(here, 'servers/raw-lines.js')] },
   { name: 'lines()', command: ['node', path.join(here, 'servers/lines.js')] },
+  // Context, not a line server: the same channel layer echoing chunks, no framing (one line per
+  // request makes it a correct echo here), so the two rows above it split the cost.
+  { name: 'chunks() echo, no framing', command: ['node', path.join(here, 'servers/channel-helpers.js')] },
 ];
 if (withAsynchat) servers.push({ name: PYTHON, command: ['python3', path.join(root, 'bench/servers/python_asynchat.py')] });
 // A colleague's AsyncChat line echo, when it is there.
