@@ -12,6 +12,7 @@
 //
 //   npm run bench                                     (the whole suite, this last)
 //   node build/bench/framing.js --rounds 5 --no-save   (after tsc -p tsconfig.bench.json)
+//   node build/bench/framing.js --servers lines,chunks --no-save   (a subset; raw always runs)
 // BENCH_SECONDS sets each run's length (default 1.5 s): about 40 s in all by default.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -55,6 +56,9 @@ if (withAsynchat) servers.push({ name: PYTHON, command: ['python3', path.join(ro
 if (existsSync(path.join(here, 'servers/asynchat.js'))) {
   servers.push({ name: 'AsyncChat', command: ['node', path.join(here, 'servers/asynchat.js')] });
 }
+// --servers a,b: only the servers whose name holds one of these (the reference always runs).
+const picked = argv.includes('--servers') ? (argv[argv.indexOf('--servers') + 1] ?? '').toLowerCase().split(',') : null;
+if (picked !== null) servers.splice(1, Infinity, ...servers.slice(1).filter((s) => picked.some((p) => s.name.toLowerCase().includes(p))));
 
 /** CPU ticks (user + system) a process has used so far. */
 function ticks(pid: number): number {
@@ -142,6 +146,7 @@ function scannerRate(size: number): number {
   return fed / 1e6 / elapsed;
 }
 
+const loadBefore = os.loadavg()[0] ?? NaN;
 const runs = new Map<string, Run[]>(servers.map((s) => [s.name, []]));
 const scans: Record<string, number[]> = { '1-byte chunks': [], '64 KiB chunks': [] };
 for (let round = 1; round <= rounds; round++) {
@@ -175,6 +180,7 @@ const rows = servers.map((server) => {
     server: server.name,
     requestsPerSecond: median(list.map((r) => r.requestsPerSecond)),
     cpuSecondsPerMillion: median(list.map((r) => r.cpuPerMillion)),
+    cpuRange: [Math.min(...list.map((r) => r.cpuPerMillion)), Math.max(...list.map((r) => r.cpuPerMillion))],
     ratioToRaw: ratioTo(server.name, REFERENCE),
     ratioToPythonAsynchat: ratioTo(server.name, PYTHON),
     errors: list.reduce((sum, r) => sum + r.errors, 0),
@@ -184,9 +190,9 @@ const scanner = Object.entries(scans).map(([feed, list]) => ({ feed, megabytesPe
 
 const fmt = (n: number | null, digits = 2): string => (n === null || !Number.isFinite(n) ? '–' : n.toFixed(digits));
 const table = [
-  '| server (line echo, 100 connections) | req/s | server CPU s per M req | ratio to raw (CPU) | ratio to Python asynchat (CPU) | errors |',
+  '| server (line echo, 100 connections) | req/s | server CPU s per M req (min–max) | ratio to raw (CPU) | ratio to Python asynchat (CPU) | errors |',
   '|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.server} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.cpuSecondsPerMillion)} | ${fmt(r.ratioToRaw)} | ${fmt(r.ratioToPythonAsynchat)} | ${r.errors} |`),
+  ...rows.map((r) => `| ${r.server} | ${fmt(r.requestsPerSecond, 0)} | ${fmt(r.cpuSecondsPerMillion)} (${fmt(r.cpuRange[0] ?? null)}–${fmt(r.cpuRange[1] ?? null)}) | ${fmt(r.ratioToRaw)} | ${fmt(r.ratioToPythonAsynchat)} | ${r.errors} |`),
   '',
   '| FrameScanner, 1 KiB lines | MB/s |',
   '|---|---|',
@@ -203,6 +209,8 @@ const environment = {
   loadgen: loadgen.length === 1 ? 'c' : 'node',
   rounds,
   secondsPerRun: seconds,
+  // On a shared machine the other processes' load is part of the result.
+  loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? NaN },
   command: `node build/bench/framing.js ${argv.join(' ')}`.trim(),
 };
 if (save) {

@@ -146,6 +146,7 @@ export class FrameReader {
   readonly #sink: FrameSink;
   #chunks: AsyncIterator<Buffer> | null = null;
   #unread: Buffer = EMPTY;
+  /** The pieces of the frame being read. */
   #parts: Buffer[] = [];
   #found = false;
   #keep = false;
@@ -367,7 +368,7 @@ export class FrameReader {
     this.#gavePartial = false;
     this.#scanner.terminator = term;
     this.#scanner.maxFrameLength = limit;
-    this.#parts = [];
+    if (this.#parts.length > 0) this.#parts = [];
     this.#found = false;
     this.#keep = keep;
     const first = this.#unread;
@@ -382,8 +383,8 @@ export class FrameReader {
   async #wait(expected: number | null, signal: AbortSignal | undefined): Promise<Buffer | null> {
     this.#busy = true;
     this.#cancelled = false;
-    const onAbort = (): void => { this[CANCEL](signal?.reason); };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    const onAbort = signal === undefined ? null : (): void => { this[CANCEL](signal.reason); };
+    if (onAbort !== null) signal?.addEventListener('abort', onAbort, { once: true });
     try {
       let failure: FrameTooLongError | null | undefined;
       do {
@@ -410,7 +411,7 @@ export class FrameReader {
       if (error !== this.#failure) this.#handBack(null); // a no-op when nothing is held
       throw error;
     } finally {
-      signal?.removeEventListener('abort', onAbort);
+      if (onAbort !== null) signal?.removeEventListener('abort', onAbort);
       this.#busy = false;
     }
   }
@@ -419,7 +420,8 @@ export class FrameReader {
   #takeFrame(): Buffer {
     const parts = this.#parts;
     this.#parts = [];
-    return parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts);
+    // One piece is a view of a chunk; a kept delimiter alone is the delimiter's own Buffer: copied.
+    return parts.length === 1 && !this.#keep ? parts[0] as Buffer : Buffer.concat(parts);
   }
 
   /**
