@@ -150,14 +150,14 @@ export class FrameReader {
   #parts: Buffer[] = [];
   #found = false;
   #keep = false;
+  /** The read is readLine()'s without keepDelimiter: a \r before the \n goes too. */
+  #line = false;
   #failure: FrameTooLongError | null = null;
   #ended = false;
   #busy = false;
   /** The waiting read was cancelled, and with what reason. */
   #cancelled = false;
   #reason: unknown = undefined;
-  /** The last read gave a partial frame at the end of the stream. */
-  #gavePartial = false;
 
   /**
    * Makes a reader over `source`; it reads nothing until asked.
@@ -258,13 +258,8 @@ export class FrameReader {
    */
   readLine(options: ReadUntilOptions = {}): Promise<Buffer | null> {
     const keep = options.keepDelimiter === true;
-    const read = this.#read(NEWLINE, this.#maxLength, keep, options.signal);
-    return keep ? read : read.then(this.#dropReturn);
+    return this.#read(NEWLINE, this.#maxLength, keep, options.signal, !keep);
   }
-
-  /** A \r before the \n is part of the line's ending (a partial line keeps it). */
-  readonly #dropReturn = (line: Buffer | null): Buffer | null =>
-    line?.[line.length - 1] !== 0x0d || this.#gavePartial ? line : line.subarray(0, line.length - 1);
 
   /**
    * Reads exactly `size` bytes (not limited by `maxLength`).
@@ -336,7 +331,6 @@ export class FrameReader {
   /** What a frame cut by the end of the stream gives, by the `partial` option. */
   #partialFrame(partial: Buffer, expected: number | null): Buffer {
     if (!this.#emitPartial) throw new IncompleteFrameError(partial, expected);
-    this.#gavePartial = true;
     return partial;
   }
 
@@ -359,21 +353,22 @@ export class FrameReader {
    * A read: served from the bytes held when they hold the frame (no waiting,
    * the common case for pipelined input), else by #wait().
    */
-  #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined): Promise<Buffer | null> {
+  #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line = false): Promise<Buffer | null> {
     if (this.#busy) return Promise.reject(new ChannelStateError('Cannot read: another read of this reader is waiting'));
     if (this.#failure !== null) return Promise.reject(this.#failure);
     // The signal's reason, as given.
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
     if (signal?.aborted === true) return Promise.reject(signal.reason);
-    this.#gavePartial = false;
     this.#scanner.terminator = term;
     this.#scanner.maxFrameLength = limit;
     if (this.#parts.length > 0) this.#parts = [];
     this.#found = false;
     this.#keep = keep;
+    this.#line = line;
     const first = this.#unread;
     this.#unread = EMPTY;
-    const failure = this.#scan(first);
+    // Nothing held: nothing to scan.
+    const failure = first.length === 0 && this.#scanner.pendingLength === 0 ? undefined : this.#scan(first);
     if (failure === null) return Promise.resolve(this.#takeFrame());
     if (failure !== undefined) return Promise.reject(failure);
     return this.#wait(typeof term === 'number' ? term : null, signal);
@@ -421,7 +416,9 @@ export class FrameReader {
     const parts = this.#parts;
     this.#parts = [];
     // One piece is a view of a chunk; a kept delimiter alone is the delimiter's own Buffer: copied.
-    return parts.length === 1 && !this.#keep ? parts[0] as Buffer : Buffer.concat(parts);
+    const frame = parts.length === 1 && !this.#keep ? parts[0] as Buffer : Buffer.concat(parts);
+    // A line's \r\n ending (a partial line, given by #atEnd, keeps its bytes as they came).
+    return this.#line && frame[frame.length - 1] === 0x0d ? frame.subarray(0, -1) : frame;
   }
 
   /**
@@ -457,7 +454,6 @@ export class FrameReader {
     this.#scanner.reset();
     if (partial.length === 0) return null;
     if (!this.#emitPartial) throw new IncompleteFrameError(partial, expected);
-    this.#gavePartial = true;
     return partial;
   }
 
