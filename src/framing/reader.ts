@@ -158,6 +158,9 @@ export class FrameReader {
   /** The waiting read was cancelled, and with what reason. */
   #cancelled = false;
   #reason: unknown = undefined;
+  /** readPrefixed() is between its two reads: others wait; a cancel is held for it. */
+  #prefixing = false;
+  #heldCancel: { reason: unknown } | null = null;
 
   /**
    * Makes a reader over `source`; it reads nothing until asked.
@@ -298,30 +301,43 @@ export class FrameReader {
    */
   async readPrefixed(prefix: ReadPrefixedOptions): Promise<Buffer | null> {
     const { lengthBytes, big } = checkPrefix(prefix);
-    const signal = prefix.signal;
-    const header = await this.#readPart(lengthBytes, signal, null);
-    if (header === null || header.length < lengthBytes) return header;
-    const length = decodeLength(header, big);
-    if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
-    if (length === 0) return EMPTY;
+    if (this.#busy || this.#prefixing) throw new ChannelStateError('Cannot read: another read of this reader is waiting');
+    this.#prefixing = true;
+    try {
+      const header = await this.#readPart(lengthBytes, prefix.signal, null);
+      if (header === null || header.length < lengthBytes) return header;
+      const length = decodeLength(header, big);
+      if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
+      if (length === 0) return EMPTY;
+      return await this.#readBody(header, length, prefix.signal);
+    } finally {
+      this.#prefixing = false;
+      this.#heldCancel = null;
+    }
+  }
+
+  /** The payload after its prefix; the prefix goes back with the rest if the read stops. */
+  async #readBody(header: Buffer, length: number, signal: AbortSignal | undefined): Promise<Buffer | null> {
+    const expected = header.length + length;
     let body: Buffer | null;
     try {
-      body = await this.#readPart(length, signal, lengthBytes + length);
+      // A cancel that came between the prefix and the payload.
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- the signal's reason, or the iterable's symbol
+      if (this.#heldCancel !== null) throw this.#heldCancel.reason;
+      body = await this.#readPart(length, signal, expected);
     } catch (error) {
-      if (error instanceof IncompleteFrameError) {
-        throw new IncompleteFrameError(Buffer.concat([header, error.partial]), lengthBytes + length);
-      }
-      this[UNREAD](header); // a cancelled read keeps the whole frame readable
+      if (error instanceof IncompleteFrameError) throw new IncompleteFrameError(Buffer.concat([header, error.partial]), expected);
+      this[UNREAD](header);
       throw error;
     }
-    if (body === null) return this.#partialFrame(header, lengthBytes + length);
+    if (body === null) return this.#partialFrame(header, expected);
     return body.length < length ? Buffer.concat([header, body]) : body;
   }
 
   /** Reads `size` bytes of a prefixed frame; a partial part comes back short (emit) or rejects. */
   async #readPart(size: number, signal: AbortSignal | undefined, expected: number | null): Promise<Buffer | null> {
     try {
-      return await this.#read(size, Infinity, false, signal);
+      return await this.#read(size, Infinity, false, signal, false, true);
     } catch (error) {
       if (!(error instanceof IncompleteFrameError)) throw error;
       return this.#partialFrame(error.partial, expected);
@@ -342,6 +358,7 @@ export class FrameReader {
 
   /** Cancels the waiting read: it hands its bytes back and rejects with `reason`. */
   [CANCEL](reason: unknown): void {
+    if (this.#prefixing && !this.#busy) this.#heldCancel ??= { reason };
     if (!this.#busy || this.#cancelled) return;
     this.#cancelled = true;
     this.#reason = reason;
@@ -353,8 +370,8 @@ export class FrameReader {
    * A read: served from the bytes held when they hold the frame (no waiting,
    * the common case for pipelined input), else by #wait().
    */
-  #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line = false): Promise<Buffer | null> {
-    if (this.#busy) return Promise.reject(new ChannelStateError('Cannot read: another read of this reader is waiting'));
+  #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line = false, inner = false): Promise<Buffer | null> {
+    if (this.#busy || (this.#prefixing && !inner)) return Promise.reject(new ChannelStateError('Cannot read: another read of this reader is waiting'));
     if (this.#failure !== null) return Promise.reject(this.#failure);
     // The signal's reason, as given.
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors

@@ -294,3 +294,30 @@ t.test('a connection that breaks mid-frame: the frames before it, then its error
   t.equal((error as NodeJS.ErrnoException).code, 'ECONNRESET');
   t.equal(it.reader.takeBuffered().toString(), 'tw');
 });
+
+t.test('readPrefixed() holds the reader for both its reads; a return() between or during them keeps the whole frame', async (t) => {
+  const [a, b] = pair(t);
+  await a.write(encodeFrame('first', { lengthBytes: 2 }));
+  const reader = new FrameReader(b);
+  const reading = reader.readPrefixed({ lengthBytes: 2 });
+  await t.rejects(reader.readLine(), ChannelStateError, 'no other read while it runs');
+  t.equal((await deadline(reading, 'the frame'))?.toString(), 'first');
+
+  await a.write(encodeFrame('second', { lengthBytes: 2 }));
+  await deadline(new Promise<void>((resolve) => { setImmediate(resolve); }), 'the bytes arrive');
+  const it = frames(reader, { lengthBytes: 2, encoding: 'utf8' });
+  const step = it.next();
+  await it.return(); // the prefix was read at once; the cancel waits for the payload's read
+  t.same(await deadline(step, 'the step'), { done: true, value: undefined });
+  t.equal((await reader.readPrefixed({ lengthBytes: 2 }))?.toString(), 'second', 'the frame is still there, prefix and all');
+
+  const third = encodeFrame('third', { lengthBytes: 2 });
+  await a.write(third.subarray(0, 4));
+  const again = frames(reader, { lengthBytes: 2, encoding: 'utf8' });
+  const waiting = again.next();
+  await deadline(new Promise<void>((resolve) => { setImmediate(resolve); }), 'a turn');
+  await again.return(); // the payload's read is waiting
+  t.same(await deadline(waiting, 'the step'), { done: true, value: undefined });
+  void send(a, third.subarray(4));
+  t.equal((await deadline(reader.readPrefixed({ lengthBytes: 2 }), 'the frame'))?.toString(), 'third');
+});
