@@ -1,11 +1,12 @@
 // The frame reader and its iterables over channelPair(): modes switched
 // mid-stream, the end-of-stream rule, early exit, the limit, signals.
 import { getEventListeners } from 'node:events';
+import net from 'node:net';
 import t from 'tap';
 import type { Test } from 'tap';
 import { filter, map, take } from 'ix/asynciterable/operators';
 import {
-  ChannelMap, ChannelStateError, FrameReader, FrameTooLongError, IncompleteFrameError, channelPair, closeAll,
+  ChannelMap, ChannelStateError, listen, FrameReader, FrameTooLongError, IncompleteFrameError, channelPair, closeAll,
   encodeFrame, frames, lines,
 } from '../../src/index.js';
 import type { Channel, FrameIterator, PairOptions } from '../../src/index.js';
@@ -217,6 +218,24 @@ t.test('maxLength: a peer sending MiBs without a delimiter fails the iteration e
   b.close();
   a.close();
   await writer;
+});
+
+t.test('maxLength over loopback TCP: a peer writing 16 MiB with no newline gets the error within a chunk of the limit', async (t) => {
+  const m = new ChannelMap();
+  t.teardown(() => { closeAll(m, true); });
+  const server = await listen(['127.0.0.1', 0], { map: m });
+  const peer = net.connect({ host: '127.0.0.1', port: server.port as number });
+  t.teardown(() => { peer.destroy(); });
+  peer.on('error', () => undefined);
+  let flushed = false;
+  peer.write(Buffer.alloc(16 * 1024 * 1024, 0x61), () => { flushed = true; });
+  const conn = (await deadline(server.connections().next(), 'the connection')).value as Channel;
+  const error = await deadline(lines(conn, { maxLength: 32 * 1024 }).next().catch((e: unknown) => e), 'the error');
+  t.ok(error instanceof FrameTooLongError);
+  t.ok((error as FrameTooLongError).length <= 32 * 1024 + 65536, `thrown at ${(error as FrameTooLongError).length} bytes`);
+  await deadline(new Promise<void>((resolve) => { setImmediate(resolve); }), 'a turn');
+  t.ok(conn.bufferedAmount <= 2 * 65536, `the channel holds ${conn.bufferedAmount} bytes: it stopped reading at its mark`);
+  t.notOk(flushed, 'the peer\'s 16 MiB are not all taken');
 });
 
 t.test('the reader reads nothing ahead while nobody pulls: the peer\'s write waits', async (t) => {
