@@ -6,8 +6,8 @@ import { AsyncIterableX } from 'ix/asynciterable';
 import { checkObject } from '../internal/options.js';
 import { checkPrefix } from './length-prefix.js';
 import type { LengthPrefix } from './length-prefix.js';
-import { CANCEL, CANCELLED, FrameReader, toDelimiter } from './reader.js';
-import type { Delimiter, FrameReaderOptions, FrameSource } from './reader.js';
+import { CANCEL, CANCELLED, FrameReader, STEP, toDelimiter } from './reader.js';
+import type { Delimiter, FrameReaderOptions, FrameSource, FrameTaker } from './reader.js';
 
 /**
  * Options of {@link frames}: how frames end (a `delimiter`, several
@@ -40,7 +40,16 @@ export interface FramesOptions extends FrameReaderOptions, Partial<LengthPrefix>
  */
 export type LinesOptions = Omit<FramesOptions, 'delimiter' | 'delimiters' | 'lengthBytes' | 'endian'>;
 
+const NEWLINE = Buffer.from('\n');
 const DONE: IteratorResult<never, undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * How an iterator reads each frame (internal): up to a delimiter (`line`: a
+ * readLine(), whose \r goes with the \n), or through a function (prefixed frames).
+ */
+export type FrameMode =
+  | { readonly term: Buffer | Buffer[]; readonly keep: boolean; readonly line: boolean }
+  | ((signal: AbortSignal | undefined) => Promise<Buffer | null>);
 
 /**
  * The frames of a reader, from {@link frames} or {@link lines}: an ix
@@ -63,18 +72,23 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
    * ```
    */
   readonly reader: FrameReader;
-  readonly #read: (signal: AbortSignal | undefined) => Promise<Buffer | null>;
-  readonly #decode: ((frame: Buffer) => T) | null;
+  readonly #mode: FrameMode;
+  readonly #encoding: BufferEncoding | undefined;
   readonly #signal: AbortSignal | undefined;
   #done = false;
   #waiting: Promise<IteratorResult<T, undefined>> | null = null;
+  /** What the reader settles a waiting step with: the result itself, no promise chained. */
+  readonly #taker: FrameTaker<IteratorResult<T, undefined>> = {
+    deliver: (frame) => this.#onFrame(frame),
+    failed: (error) => this.#onError(error),
+  };
 
   /** @internal */
-  constructor(reader: FrameReader, read: (signal: AbortSignal | undefined) => Promise<Buffer | null>, encoding: BufferEncoding | undefined, signal: AbortSignal | undefined) {
+  constructor(reader: FrameReader, mode: FrameMode, encoding: BufferEncoding | undefined, signal: AbortSignal | undefined) {
     super();
     this.reader = reader;
-    this.#read = read;
-    this.#decode = encoding === undefined ? null : (frame) => frame.toString(encoding) as T;
+    this.#mode = mode;
+    this.#encoding = encoding;
     this.#signal = signal;
   }
 
@@ -93,7 +107,26 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
       return this.#waiting.then(after, after);
     }
     if (this.#done) return Promise.resolve(DONE);
-    const step = this.#read(this.#signal).then(this.#onFrame, this.#onError);
+    const mode = this.#mode;
+    if (typeof mode === 'function') return this.#wait(mode(this.#signal).then(this.#onFrame, this.#onError));
+    let frame: Buffer | Promise<IteratorResult<T, undefined>>;
+    try {
+      frame = this.reader[STEP](mode.term, mode.keep, this.#signal, mode.line, this.#taker);
+    } catch (error) {
+      try {
+        return Promise.resolve(this.#onError(error));
+      } catch (thrown) {
+        // What a read rejects with: its errors, or the signal's reason as given.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        return Promise.reject(thrown);
+      }
+    }
+    // A frame held: its result at once, no async step.
+    if (!(frame instanceof Promise)) return Promise.resolve(this.#onFrame(frame));
+    return this.#wait(frame);
+  }
+
+  #wait(step: Promise<IteratorResult<T, undefined>>): Promise<IteratorResult<T, undefined>> {
     this.#waiting = step;
     return step;
   }
@@ -105,7 +138,7 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
       this.#done = true;
       return DONE;
     }
-    return { done: false, value: this.#decode === null ? frame as T : this.#decode(frame) };
+    return { done: false, value: (this.#encoding === undefined ? frame : frame.toString(this.#encoding)) as T };
   };
 
   readonly #onError = (error: unknown): IteratorResult<T, undefined> => {
@@ -205,17 +238,15 @@ export function frames(source: FrameSource | FrameReader, options: FramesOptions
   if (modes !== 1) throw new TypeError('Invalid options: expected exactly one of delimiter, delimiters and lengthBytes');
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) throw new TypeError(`Invalid encoding: ${String(encoding)}`);
   const reader = readerOf(source, readerOptions);
-  let read: (signal: AbortSignal | undefined) => Promise<Buffer | null>;
+  let mode: FrameMode;
   if (lengthBytes !== undefined) {
     const prefix: LengthPrefix = endian === undefined ? { lengthBytes } : { lengthBytes, endian };
     checkPrefix(prefix); // bad options throw at the call, not at the first step
-    read = (s) => reader.readPrefixed(s === undefined ? prefix : { ...prefix, signal: s });
+    mode = (s) => reader.readPrefixed(s === undefined ? prefix : { ...prefix, signal: s });
   } else {
-    const term = toDelimiter(delimiter ?? delimiters);
-    const keep = keepDelimiter === true;
-    read = (s) => reader.readUntil(term, s === undefined ? { keepDelimiter: keep } : { keepDelimiter: keep, signal: s });
+    mode = { term: toDelimiter(delimiter ?? delimiters), keep: keepDelimiter === true, line: false };
   }
-  return new FrameIterator(reader, read, encoding, signal);
+  return new FrameIterator(reader, mode, encoding, signal);
 }
 
 /**
@@ -238,7 +269,5 @@ export function lines(source: FrameSource | FrameReader, options: LinesOptions =
   if (encoding !== undefined && !Buffer.isEncoding(encoding)) throw new TypeError(`Invalid encoding: ${String(encoding)}`);
   const reader = readerOf(source, readerOptions);
   const keep = keepDelimiter === true;
-  const read = (s: AbortSignal | undefined): Promise<Buffer | null> =>
-    reader.readLine(s === undefined ? { keepDelimiter: keep } : { keepDelimiter: keep, signal: s });
-  return new FrameIterator(reader, read, encoding, signal);
+  return new FrameIterator(reader, { term: NEWLINE, keep, line: !keep }, encoding, signal);
 }

@@ -100,6 +100,18 @@ export const CANCELLED: unique symbol = Symbol('cancelled');
 export const UNREAD: unique symbol = Symbol('unread');
 /** Cancels the waiting read, which rejects with CANCELLED (internal to the framing layer). */
 export const CANCEL: unique symbol = Symbol('cancel');
+/** A read for frames(): the frame at once when held, else a promise of the taker's result (internal). */
+export const STEP: unique symbol = Symbol('step');
+
+/**
+ * What a waiting read settles with, for frames() (internal to the framing
+ * layer): the iterator's result made from the frame, or from the error (it
+ * may throw), so no promise is chained behind the read's.
+ */
+export interface FrameTaker<R> {
+  deliver(frame: Buffer | null): R;
+  failed(error: unknown): R;
+}
 
 const EMPTY = Buffer.alloc(0);
 const DEFAULT_MAX_LENGTH = 65536;
@@ -161,6 +173,13 @@ export class FrameReader {
   /** readPrefixed() is between its two reads: others wait; a cancel is held for it. */
   #prefixing = false;
   #heldCancel: { reason: unknown } | null = null;
+  /** The waiting read: what it settles, how, and what it needs when a chunk comes. */
+  #resolve: ((value: unknown) => void) | null = null;
+  #reject: ((error: unknown) => void) | null = null;
+  #taker: FrameTaker<unknown> | null = null;
+  #expected: number | null = null;
+  #signal: AbortSignal | undefined = undefined;
+  readonly #onAbort = (): void => { this[CANCEL](this.#signal?.reason); };
 
   /**
    * Makes a reader over `source`; it reads nothing until asked.
@@ -371,11 +390,35 @@ export class FrameReader {
    * the common case for pipelined input), else by #wait().
    */
   #read(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line = false, inner = false): Promise<Buffer | null> {
-    if (this.#busy || (this.#prefixing && !inner)) return Promise.reject(new ChannelStateError('Cannot read: another read of this reader is waiting'));
-    if (this.#failure !== null) return Promise.reject(this.#failure);
+    let frame: Buffer | undefined;
+    try {
+      frame = this.#begin(term, limit, keep, signal, line, inner);
+    } catch (error) {
+      // What a read rejects with: its errors, or the signal's reason as given.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error);
+    }
+    if (frame !== undefined) return Promise.resolve(frame);
+    return this.#wait(typeof term === 'number' ? term : null, signal, null) as Promise<Buffer | null>;
+  }
+
+  /**
+   * frames()'s read: the frame when held (no promise made here), else a
+   * promise of `taker`'s result. Throws what a read rejects with at once.
+   */
+  [STEP]<R>(term: Buffer | Buffer[], keep: boolean, signal: AbortSignal | undefined, line: boolean, taker: FrameTaker<R>): Buffer | Promise<R> {
+    const frame = this.#begin(term, this.#maxLength, keep, signal, line, false);
+    if (frame !== undefined) return frame;
+    return this.#wait(null, signal, taker) as Promise<R>;
+  }
+
+  /** Sets the read up and scans the bytes held: the frame, or `undefined` to wait; throws a failure. */
+  #begin(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line: boolean, inner: boolean): Buffer | undefined {
+    if (this.#busy || (this.#prefixing && !inner)) throw new ChannelStateError('Cannot read: another read of this reader is waiting');
+    if (this.#failure !== null) throw this.#failure;
     // The signal's reason, as given.
-    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-    if (signal?.aborted === true) return Promise.reject(signal.reason);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error
+    if (signal?.aborted === true) throw signal.reason;
     this.#scanner.terminator = term;
     this.#scanner.maxFrameLength = limit;
     if (this.#parts.length > 0) this.#parts = [];
@@ -383,48 +426,112 @@ export class FrameReader {
     this.#keep = keep;
     this.#line = line;
     const first = this.#unread;
-    this.#unread = EMPTY;
     // Nothing held: nothing to scan.
-    const failure = first.length === 0 && this.#scanner.pendingLength === 0 ? undefined : this.#scan(first);
-    if (failure === null) return Promise.resolve(this.#takeFrame());
-    if (failure !== undefined) return Promise.reject(failure);
-    return this.#wait(typeof term === 'number' ? term : null, signal);
+    if (first.length === 0 && this.#scanner.pendingLength === 0) return undefined;
+    this.#unread = EMPTY;
+    return this.#next(first);
   }
 
-  /** The rest of a read: pulls chunks until the frame is found, the stream ends, or the read is cancelled. */
-  async #wait(expected: number | null, signal: AbortSignal | undefined): Promise<Buffer | null> {
+  /** Scans `data` after the bytes held: the frame, or `undefined` while it goes on; throws the limit's error. */
+  #next(data: Buffer): Buffer | undefined {
+    const quick = this.#scanner.quick(data, this.#keep);
+    if (quick !== undefined) return this.#line && quick[quick.length - 1] === 0x0d ? quick.subarray(0, -1) : quick;
+    const failure = this.#scan(data);
+    if (failure === undefined) return undefined;
+    if (failure !== null) throw failure;
+    return this.#takeFrame();
+  }
+
+  /**
+   * The rest of a read: pulls chunks until the frame is found, the stream
+   * ends, or the read is cancelled. Written as a continuation on each
+   * chunk's promise rather than an async function: one promise per read.
+   */
+  #wait(expected: number | null, signal: AbortSignal | undefined, taker: FrameTaker<unknown> | null): Promise<unknown> {
     this.#busy = true;
     this.#cancelled = false;
-    const onAbort = signal === undefined ? null : (): void => { this[CANCEL](signal.reason); };
-    if (onAbort !== null) signal?.addEventListener('abort', onAbort, { once: true });
+    this.#expected = expected;
+    this.#signal = signal;
+    this.#taker = taker;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    const promise = new Promise<unknown>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#pull();
+    return promise;
+  }
+
+  /** Asks for the next chunk (none at the end of the stream). */
+  #pull(): void {
+    if (this.#ended) {
+      this.#onChunk(null);
+      return;
+    }
+    // One chunks() iterator for the reader's life (a cancel ends it: the next read makes another).
+    let next: Promise<IteratorResult<Buffer>>;
     try {
-      let failure: FrameTooLongError | null | undefined;
-      do {
-        let chunk: Buffer | null = null;
-        if (!this.#ended) {
-          // One chunks() iterator for the reader's life (a cancel ends it: the next read makes another).
-          const chunks = this.#chunks ??= this.#source.chunks({ size: this.#readSize });
-          let result: IteratorResult<Buffer>;
-          try {
-            result = await chunks.next();
-          } catch (error) {
-            this.#chunks = null; // a broken connection: the next read asks the channel again
-            throw error;
-          }
-          chunk = this.#took(result);
-        }
-        this.#checkCancelled(chunk);
-        if (chunk === null) return this.#atEnd(expected);
-        failure = this.#scan(chunk);
-      } while (failure === undefined);
-      if (failure !== null) throw failure;
-      return this.#takeFrame();
+      next = (this.#chunks ??= this.#source.chunks({ size: this.#readSize })).next();
     } catch (error) {
-      if (error !== this.#failure) this.#handBack(null); // a no-op when nothing is held
-      throw error;
-    } finally {
-      if (onAbort !== null) signal?.removeEventListener('abort', onAbort);
-      this.#busy = false;
+      this.#onBroken(error);
+      return;
+    }
+    next.then(this.#onResult, this.#onBroken);
+  }
+
+  readonly #onResult = (result: IteratorResult<Buffer>): void => { this.#onChunk(this.#took(result)); };
+
+  /** A broken connection: the next read asks the channel again. */
+  readonly #onBroken = (error: unknown): void => {
+    this.#chunks = null;
+    this.#fail(error);
+  };
+
+  /** A chunk came (`null`: the end of the stream, or a cancel). */
+  #onChunk(chunk: Buffer | null): void {
+    let frame: Buffer | null | undefined;
+    try {
+      this.#checkCancelled(chunk);
+      frame = chunk === null ? this.#atEnd(this.#expected) : this.#next(chunk);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (frame === undefined) {
+      this.#pull();
+      return;
+    }
+    this.#finish(true, frame);
+  }
+
+  /** The waiting read failed: its bytes go back (unless the stream is out of step) and it rejects. */
+  #fail(error: unknown): void {
+    if (error !== this.#failure) this.#handBack(null); // a no-op when nothing is held
+    this.#finish(false, error);
+  }
+
+  /**
+   * Settles the waiting read with its frame (`ok`) or its error; with a
+   * taker, with the taker's result (which may throw) instead.
+   */
+  #finish(ok: boolean, value: unknown): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = undefined;
+    this.#busy = false; // before the promise settles, as a finally would
+    const taker = this.#taker;
+    const resolve = this.#resolve as (value: unknown) => void;
+    const reject = this.#reject as (error: unknown) => void;
+    this.#taker = null;
+    this.#resolve = this.#reject = null;
+    if (taker === null) {
+      if (ok) resolve(value);
+      else reject(value);
+      return;
+    }
+    try {
+      resolve(ok ? taker.deliver(value as Buffer | null) : taker.failed(value));
+    } catch (error) {
+      reject(error);
     }
   }
 

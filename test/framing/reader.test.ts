@@ -44,6 +44,17 @@ t.test('lines({ keepDelimiter }) keeps each line\'s own ending', async (t) => {
   t.same(await deadline(collect(lines(b, { encoding: 'latin1', keepDelimiter: true })), 'lines'), ['a\r\n', 'b\n']);
 });
 
+t.test('lines held whole in one chunk: CRLF endings and keepDelimiter as with small chunks; over maxLength it fails', async (t) => {
+  const [a, b] = pair(t);
+  void send(a, 'ab\r\n\ncd\nefghij\nxy\n');
+  const error = await deadline(collect(lines(b, { encoding: 'latin1', maxLength: 4 })).catch((e: unknown) => e), 'lines');
+  t.ok(error instanceof FrameTooLongError, 'the 6-byte line passes the limit of 4');
+  const [c, d] = pair(t);
+  void send(c, 'ab\r\n\ncd\nxy');
+  const reader = new FrameReader(d, { partial: 'emit' });
+  t.same((await deadline(collect(lines(reader, { encoding: 'latin1', keepDelimiter: true })), 'kept')), ['ab\r\n', '\n', 'cd\n', 'xy']);
+});
+
 t.test('frames() with several delimiters ends each frame at the earliest, keeping the one that matched', async (t) => {
   const [a, b] = pair(t, { chunkSizes: [3] });
   void send(a, 'x;;y||z;;');
