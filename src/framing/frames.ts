@@ -77,8 +77,6 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
   readonly #signal: AbortSignal | undefined;
   #done = false;
   #waiting: Promise<IteratorResult<T, undefined>> | null = null;
-  /** A step was asked of the reader and has not settled (it may settle before its promise is returned). */
-  #stepping = false;
   /** What the reader settles a waiting step with: the result itself, no promise chained. */
   readonly #taker: FrameTaker<IteratorResult<T, undefined>> = {
     deliver: (frame) => this.#onFrame(frame),
@@ -112,11 +110,9 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
     const mode = this.#mode;
     if (typeof mode === 'function') return this.#wait(mode(this.#signal).then(this.#onFrame, this.#onError));
     let frame: Buffer | Promise<IteratorResult<T, undefined>>;
-    this.#stepping = true;
     try {
       frame = this.reader[STEP](mode.term, mode.keep, this.#signal, mode.line, this.#taker);
     } catch (error) {
-      this.#stepping = false;
       try {
         return Promise.resolve(this.#onError(error));
       } catch (thrown) {
@@ -127,10 +123,7 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
     }
     // A frame held: its result at once, no async step.
     if (!(frame instanceof Promise)) return Promise.resolve(this.#onFrame(frame));
-    // A chunk taken at once may have settled the step already: then nothing waits.
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the taker clears it when the step settles inside STEP
-    if (this.#stepping) this.#waiting = frame;
-    return frame;
+    return this.#wait(frame);
   }
 
   #wait(step: Promise<IteratorResult<T, undefined>>): Promise<IteratorResult<T, undefined>> {
@@ -141,7 +134,6 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
   // Each clears #waiting as the step settles: calls queued behind it run next.
   readonly #onFrame = (frame: Buffer | null): IteratorResult<T, undefined> => {
     this.#waiting = null;
-    this.#stepping = false;
     if (frame === null) {
       this.#done = true;
       return DONE;
@@ -151,7 +143,6 @@ export class FrameIterator<T extends Buffer | string> extends AsyncIterableX<T> 
 
   readonly #onError = (error: unknown): IteratorResult<T, undefined> => {
     this.#waiting = null;
-    this.#stepping = false;
     this.#done = true;
     if (error === CANCELLED) return DONE;
     throw error;

@@ -9,8 +9,6 @@
 import type { Channel } from '../channel.js';
 import { ChannelStateError } from '../errors.js';
 import { checkObject } from '../internal/options.js';
-import { PULL } from '../internal/pull.js';
-import type { Pullable } from '../internal/pull.js';
 import { checkPositiveInteger, showValue, toBuffer } from '../internal/validate.js';
 import { FrameTooLongError, IncompleteFrameError } from './errors.js';
 import { checkPrefix, decodeLength } from './length-prefix.js';
@@ -466,43 +464,24 @@ export class FrameReader {
     return promise;
   }
 
-  /**
-   * Takes chunks until the frame is found or a chunk must be waited for. A
-   * chunks() iterator of this library calls back (internal/pull.ts): no
-   * promise per chunk; any other source's chunks come through next().
-   */
+  /** Asks for the next chunk (none at the end of the stream). */
   #pull(): void {
-    for (;;) {
-      let chunk: Buffer | null = null;
-      if (!this.#ended) {
-        // One chunks() iterator for the reader's life (a cancel ends it: the next read makes another).
-        const chunks = this.#chunks ??= this.#source.chunks({ size: this.#readSize });
-        let result: IteratorResult<Buffer> | null;
-        try {
-          if (PULL in chunks) result = (chunks as unknown as Pullable<Buffer>)[PULL](this.#onPulled);
-          else {
-            chunks.next().then(this.#onResult, this.#onBroken);
-            result = null;
-          }
-        } catch (error) {
-          this.#onBroken(error);
-          return;
-        }
-        if (result === null) return; // the callback goes on
-        chunk = this.#took(result);
-      }
-      if (!this.#onChunk(chunk)) return;
+    if (this.#ended) {
+      this.#onChunk(null);
+      return;
     }
+    // One chunks() iterator for the reader's life (a cancel ends it: the next read makes another).
+    let next: Promise<IteratorResult<Buffer>>;
+    try {
+      next = (this.#chunks ??= this.#source.chunks({ size: this.#readSize })).next();
+    } catch (error) {
+      this.#onBroken(error);
+      return;
+    }
+    next.then(this.#onResult, this.#onBroken);
   }
 
-  readonly #onPulled = (ok: boolean, value: unknown): void => {
-    if (!ok) this.#onBroken(value);
-    else this.#onResult(value as IteratorResult<Buffer>);
-  };
-
-  readonly #onResult = (result: IteratorResult<Buffer>): void => {
-    if (this.#onChunk(this.#took(result))) this.#pull();
-  };
+  readonly #onResult = (result: IteratorResult<Buffer>): void => { this.#onChunk(this.#took(result)); };
 
   /** A broken connection: the next read asks the channel again. */
   readonly #onBroken = (error: unknown): void => {
@@ -510,19 +489,21 @@ export class FrameReader {
     this.#fail(error);
   };
 
-  /** A chunk came (`null`: the end of the stream, or a cancel): true to pull another. */
-  #onChunk(chunk: Buffer | null): boolean {
+  /** A chunk came (`null`: the end of the stream, or a cancel). */
+  #onChunk(chunk: Buffer | null): void {
     let frame: Buffer | null | undefined;
     try {
       this.#checkCancelled(chunk);
       frame = chunk === null ? this.#atEnd(this.#expected) : this.#next(chunk);
     } catch (error) {
       this.#fail(error);
-      return false;
+      return;
     }
-    if (frame === undefined) return true;
+    if (frame === undefined) {
+      this.#pull();
+      return;
+    }
     this.#finish(true, frame);
-    return false;
   }
 
   /** The waiting read failed: its bytes go back (unless the stream is out of step) and it rejects. */

@@ -8,9 +8,6 @@
 // `.pipe()` works on it as on every stream.
 import { AsyncIterableX } from 'ix/asynciterable';
 import type { Core } from '../core/readiness.js';
-import { ChannelStateError } from '../errors.js';
-import { PULL } from '../internal/pull.js';
-import type { PullCallback, Pullable } from '../internal/pull.js';
 
 /** Errors here are a socket's or a channel's errors, always Errors; anything else is wrapped. */
 function toError(value: unknown): Error {
@@ -36,13 +33,11 @@ interface Pending<T> {
  * await chunks.return();
  * ```
  */
-export abstract class PullIterator<T> extends AsyncIterableX<T> implements AsyncIterator<T, undefined>, Pullable<T> {
+export abstract class PullIterator<T> extends AsyncIterableX<T> implements AsyncIterator<T, undefined> {
   readonly #core: Core;
   readonly #signal: AbortSignal | undefined;
   #done = false;
   #pending: Pending<T> | null = null;
-  /** A waiter taken by [PULL] instead of a next(). */
-  #callback: PullCallback | null = null;
   #onAbort: (() => void) | null = null;
 
   /** @internal */
@@ -75,7 +70,6 @@ export abstract class PullIterator<T> extends AsyncIterableX<T> implements Async
    * ```
    */
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#callback !== null) return Promise.reject(new ChannelStateError('Cannot read: another read of this iterator is waiting'));
     if (this.#pending !== null) {
       // Calls made while one waits run after it, in order, as with a generator.
       const after = (): Promise<IteratorResult<T, undefined>> => this.next();
@@ -103,38 +97,6 @@ export abstract class PullIterator<T> extends AsyncIterableX<T> implements Async
     return promise;
   }
 
-  /**
-   * The next result with a callback instead of a promise (see
-   * internal/pull.ts): one waiter, never beside a next().
-   */
-  [PULL](callback: PullCallback): IteratorResult<T, undefined> | null {
-    if (this.#pending !== null || this.#callback !== null) throw new ChannelStateError('Cannot read: another read of this iterator is waiting');
-    if (this.#done) return DONE;
-    if (this.#signal?.aborted === true) {
-      this.#finish();
-      // The signal's reason, as given.
-      // eslint-disable-next-line @typescript-eslint/only-throw-error
-      throw this.#signal.reason;
-    }
-    const result = this.#take();
-    if (result !== null) return result;
-    this.#callback = callback;
-    this.#core.watch(this);
-    return null;
-  }
-
-  /** Settles the waiter, a next()'s promise or a [PULL]'s callback. */
-  #settleWith(ok: boolean, value: unknown): void {
-    const pending = this.#pending;
-    const callback = this.#callback;
-    this.#pending = null;
-    this.#callback = null;
-    this.#core.unwatch(this);
-    if (callback !== null) callback(ok, value);
-    else if (ok) pending?.resolve(value as IteratorResult<T, undefined>);
-    else pending?.reject(value);
-  }
-
   /** One step; the iteration ends after a done result or a throw. */
   #take(): IteratorResult<T, undefined> | null {
     let result: IteratorResult<T, undefined> | null;
@@ -157,16 +119,24 @@ export abstract class PullIterator<T> extends AsyncIterableX<T> implements Async
    * ```
    */
   changed(): void {
-    if (this.#pending === null && this.#callback === null) return;
+    const pending = this.#pending;
+    if (pending === null) return;
     let result: IteratorResult<T, undefined> | null;
     try {
       result = this.#take();
     } catch (error) {
-      this.#settleWith(false, toError(error));
+      this.#settle();
+      pending.reject(toError(error));
       return;
     }
     if (result === null) return;
-    this.#settleWith(true, result);
+    this.#settle();
+    pending.resolve(result);
+  }
+
+  #settle(): void {
+    this.#pending = null;
+    this.#core.unwatch(this);
   }
 
   #finish(): void {
@@ -177,9 +147,11 @@ export abstract class PullIterator<T> extends AsyncIterableX<T> implements Async
 
   /** The signal aborted: a waiting next() rejects with its reason, or the next call does. */
   #aborted(): void {
-    if (this.#pending === null && this.#callback === null) return;
+    const pending = this.#pending;
+    if (pending === null) return;
     this.#finish();
-    this.#settleWith(false, this.#signal?.reason);
+    this.#settle();
+    pending.reject(this.#signal?.reason);
   }
 
   /**
@@ -193,7 +165,11 @@ export abstract class PullIterator<T> extends AsyncIterableX<T> implements Async
    */
   return(): Promise<IteratorResult<T, undefined>> {
     this.#finish();
-    if (this.#pending !== null || this.#callback !== null) this.#settleWith(true, DONE);
+    const pending = this.#pending;
+    if (pending !== null) {
+      this.#settle();
+      pending.resolve(DONE);
+    }
     return Promise.resolve(DONE);
   }
 

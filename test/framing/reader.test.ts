@@ -325,6 +325,19 @@ t.test('a connection that breaks mid-frame: the frames before it, then its error
   t.equal(it.reader.takeBuffered().toString(), 'tw');
 });
 
+t.test('a return() between readPrefixed()\'s reads when the reader already holds the whole frame: the frame stays in order', async (t) => {
+  const [a, b] = pair(t);
+  await a.write(Buffer.concat([encodeFrame('one', { lengthBytes: 2 }), encodeFrame('two', { lengthBytes: 2 })]));
+  const reader = new FrameReader(b);
+  t.equal((await deadline(reader.readPrefixed({ lengthBytes: 2 }), 'one'))?.toString(), 'one');
+  t.ok(reader.bufferedLength > 0, 'the second frame is held');
+  const it = frames(reader, { lengthBytes: 2, encoding: 'utf8' });
+  const step = it.next();
+  await it.return(); // between the prefix (read at once) and the payload
+  t.same(await deadline(step, 'the step'), { done: true, value: undefined });
+  t.equal((await deadline(reader.readPrefixed({ lengthBytes: 2 }), 'two'))?.toString(), 'two', 'prefix before payload');
+});
+
 t.test('readPrefixed() holds the reader for both its reads; a return() between or during them keeps the whole frame', async (t) => {
   const [a, b] = pair(t);
   await a.write(encodeFrame('first', { lengthBytes: 2 }));
