@@ -14,8 +14,9 @@
 //   core/                      the transport-agnostic readiness core
 //   roles/                     stream, listener, datagram roles
 //   transports/                bindings over net, tls, dgram, in-memory
-//   framing/                   the pure frame scanner and its errors (no I/O)
 //   front (src/*.ts)           channel, loop, connect, pair, close-all, events, ...
+//   framing/                   the framing layer: the scanner and frames(); beside classic,
+//                              over the front (its public types), never classic
 //   classic/                   the dispatcher family; anything in src but index.ts
 //   index.ts                   the public surface
 // and no cycle anywhere in src, type-only imports included.
@@ -26,8 +27,8 @@ const INTERNAL = '^src/internal/';
 const CORE = '^src/core/';
 const ROLES = '^src/roles/';
 const TRANSPORTS = '^src/transports/';
-const FRAMING = '^src/framing/';
 const CLASSIC = '^src/classic/';
+const FRAMING = '^src/framing/';
 const INDEX = '^src/index\\.ts$';
 const FRONT = '^src/(?!(constants|errors|tls-errors|index)\\.ts$)[^/]+$';
 const LAYERED = '^src/([^/]+$|(internal|core|roles|transports|framing|classic)/)';
@@ -78,12 +79,6 @@ module.exports = {
       TRANSPORTS,
       [TRANSPORTS, ROLES, CORE, INTERNAL, LEAVES],
     ),
-    onlyImports(
-      'framing-imports-only-framing-internal-and-leaves',
-      'src/framing/ is pure (no I/O): it imports only framing, internal, constants and errors; never the front or classic',
-      FRAMING,
-      [FRAMING, INTERNAL, LEAVES],
-    ),
     forbid(
       'loop-does-not-import-classic',
       "src/loop.ts is the loop's iterable face: the classic dispatcher builds on it, not the reverse",
@@ -95,6 +90,18 @@ module.exports = {
       'Front files (src/*.ts) import any layer below them but not src/classic/ or index.ts',
       FRONT,
       [FRONT, TRANSPORTS, ROLES, CORE, INTERNAL, LEAVES],
+    ),
+    onlyImports(
+      'framing-imports-only-framing-front-internal-and-leaves',
+      'src/framing/ builds on the front (channels, their options) beside classic: it never imports classic, core, roles or transports',
+      FRAMING,
+      [FRAMING, FRONT, INTERNAL, LEAVES],
+    ),
+    forbid(
+      'front-does-not-import-framing',
+      'The front knows nothing of framing: the framing layer sits above it',
+      { path: FRONT },
+      { path: FRAMING },
     ),
     forbid(
       'nothing-imports-index',

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'ERR_TLS_HANDSHAKE'
   | 'ERR_TLS_HANDSHAKE_TIMEOUT'
   | 'ERR_TLS_CERTIFICATE'
-  | 'ERR_TLS_HOSTNAME';
+  | 'ERR_TLS_HOSTNAME'
+  | 'ERR_INCOMPLETE_FRAME';
 
 /**
  * The channel was closed locally before the operation could complete: a

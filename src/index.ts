@@ -74,3 +74,11 @@ export type { CoreEvent } from './core/events.js';
 export type { Front } from './core/readiness.js';
 export type { ChunkIterator } from './roles/chunk-iterator.js';
 export type { DatagramIterator } from './roles/datagram-iterator.js';
+export { FrameReader } from './framing/reader.js';
+export type {
+  Delimiter, FrameReaderOptions, FrameSource, ReadOptions, ReadPrefixedOptions, ReadUntilOptions,
+} from './framing/reader.js';
+export { FrameIterator, frames, lines } from './framing/frames.js';
+export type { FramesOptions, LinesOptions } from './framing/frames.js';
+export { encodeFrame } from './framing/length-prefix.js';
+export type { LengthPrefix } from './framing/length-prefix.js';

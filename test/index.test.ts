@@ -5,11 +5,12 @@ t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
     'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'AsyncChat', 'BadDescriptorError', 'Channel',
     'ChannelBase', 'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'DatagramBase',
-    'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'FrameTooLongError',
-    'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD', 'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM',
-    'SOCK_STREAM', 'SimpleProducer', 'TlsCertificateError', 'TlsHandshakeError', 'TlsHandshakeTimeoutError',
-    'TlsHostnameError', 'UnsupportedError', 'channelPair', 'closeAll', 'connect', 'formatAddress', 'listen',
-    'loop', 'openDescriptor', 'socketMap',
+    'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'FrameIterator',
+    'FrameReader', 'FrameTooLongError', 'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD',
+    'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'SimpleProducer', 'TlsCertificateError',
+    'TlsHandshakeError', 'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair',
+    'closeAll', 'connect', 'encodeFrame', 'formatAddress', 'frames', 'lines', 'listen', 'loop',
+    'openDescriptor', 'socketMap',
   ]);
 });
 
@@ -28,6 +29,8 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.TlsHandshakeTimeoutError(1).code, 'ERR_TLS_HANDSHAKE_TIMEOUT');
   t.equal(new api.TlsCertificateError('CERT_HAS_EXPIRED').code, 'ERR_TLS_CERTIFICATE');
   t.equal(new api.TlsHostnameError('x').code, 'ERR_TLS_HOSTNAME');
+  t.equal(new api.FrameTooLongError(9, 8).code, 'ERR_FRAME_TOO_LONG');
+  t.equal(new api.IncompleteFrameError(Buffer.alloc(1), 2).code, 'ERR_INCOMPLETE_FRAME');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });

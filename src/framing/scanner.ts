@@ -53,12 +53,16 @@ export class FrameScanner {
   /** The longest frame, in bytes (terminator excluded), before `tooLong()`; Infinity: no limit. */
   maxFrameLength: number;
   #terminator: ScanTerminator = null;
-  /** Bytes not scanned yet: a possible start of the terminator, or what a stop left. */
+  /** Bytes not scanned yet: a possible start of the terminator, or what a stop left (from #start on). */
   #pending: Buffer = EMPTY;
+  /** Where the bytes held start in #pending: quick() moves it instead of making a view per frame. */
+  #start = 0;
   /** Bytes of the current frame collected so far. */
   #frameLength = 0;
   /** Discarding a frame that passed the limit, until its end. */
   #skipping = false;
+  /** The delimiter that ended the last frame (for a reader that keeps it). */
+  #matched: Buffer | null = null;
 
   constructor(maxFrameLength: number) {
     this.maxFrameLength = maxFrameLength;
@@ -73,21 +77,29 @@ export class FrameScanner {
   }
 
   /** Bytes held: a possible start of the terminator, or bytes a stop left unscanned. */
-  get pendingLength(): number { return this.#pending.length; }
+  get pendingLength(): number { return this.#pending.length - this.#start; }
 
   /** Bytes of the current frame collected so far. */
   get frameLength(): number { return this.#frameLength; }
 
+  /** The delimiter that ended the last frame; `null` when a count ended it. Read it in `found()`. */
+  get matched(): Buffer | null { return this.#matched; }
+
   /** Takes the bytes held (at the end of the stream: the tail of a partial frame). */
   takePending(): Buffer {
-    const pending = this.#pending;
-    this.#pending = EMPTY;
+    const pending = this.#start === 0 ? this.#pending : this.#pending.subarray(this.#start);
+    this.#hold(EMPTY);
     return pending;
+  }
+
+  #hold(buf: Buffer): void {
+    this.#pending = buf;
+    this.#start = 0;
   }
 
   /** Forgets the bytes held and the current frame. */
   reset(): void {
-    this.#pending = EMPTY;
+    this.#hold(EMPTY);
     this.#frameLength = 0;
     this.#skipping = false;
   }
@@ -98,9 +110,8 @@ export class FrameScanner {
    * @returns true when the sink stopped it (bytes may be left: scan an empty chunk to go on)
    */
   scan(chunk: Buffer, sink: FrameSink): boolean {
-    const held = this.#pending;
+    const held = this.takePending();
     let buf = held.length === 0 ? chunk : chunk.length === 0 ? held : Buffer.concat([held, chunk]);
-    this.#pending = EMPTY;
     while (buf.length > 0) {
       // Read on every pass: found() may change it.
       const term = this.#terminator;
@@ -118,15 +129,17 @@ export class FrameScanner {
         }
         this.#terminator = 0;
         end = next = term;
+        this.#matched = null;
       } else {
-        [end, next] = Buffer.isBuffer(term) ? [buf.indexOf(term), term.length] : FrameScanner.#earliest(buf, term);
+        [end, next] = Buffer.isBuffer(term) ? [buf.indexOf(term), term.length] : this.#earliest(buf, term);
         if (end < 0) {
           const keep = Buffer.isBuffer(term) ? prefixAtEnd(buf, term) : FrameScanner.#longestPrefix(buf, term);
           if (keep < buf.length) this.#emit(keep === 0 ? buf : buf.subarray(0, buf.length - keep), sink, true);
           // A copy: a few bytes must not keep a whole chunk alive.
-          if (keep > 0) this.#pending = Buffer.from(buf.subarray(buf.length - keep));
+          if (keep > 0) this.#hold(Buffer.from(buf.subarray(buf.length - keep)));
           return false;
         }
+        if (Buffer.isBuffer(term)) this.#matched = term;
         next += end;
       }
       if (end > 0) this.#emit(buf.subarray(0, end), sink, true);
@@ -137,11 +150,40 @@ export class FrameScanner {
         continue;
       }
       if (sink.found() === true) {
-        this.#pending = buf;
+        this.#hold(buf);
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * The common case without the sink: a frame ended by one delimiter lies
+   * whole in the bytes held, or (when none are held) in `chunk`, within the
+   * limit. Gives it as one view, with its delimiter when `keep`, and holds
+   * the bytes after it by an offset (no view made for them). Otherwise
+   * changes nothing and gives `undefined`: call scan() with the same chunk.
+   */
+  quick(chunk: Buffer, keep: boolean): Buffer | undefined {
+    const term = this.#terminator;
+    if (this.#frameLength !== 0 || this.#skipping || !Buffer.isBuffer(term) || term.length === 0) return undefined;
+    let buf = this.#pending;
+    let start = this.#start;
+    if (chunk.length > 0) {
+      if (start < buf.length) return undefined;
+      buf = chunk;
+      start = 0;
+    }
+    const at = term.length === 1 ? buf.indexOf(term[0] as number, start) : buf.indexOf(term, start);
+    if (at < 0 || at - start > this.maxFrameLength) return undefined;
+    const next = at + term.length;
+    if (next >= buf.length) this.#hold(EMPTY);
+    else {
+      this.#pending = buf;
+      this.#start = next;
+    }
+    this.#matched = term;
+    return buf.subarray(start, keep ? next : at);
   }
 
   /** Hands bytes of the current frame to the sink, unless the frame passed the limit. */
@@ -160,8 +202,8 @@ export class FrameScanner {
     sink.collect(data);
   }
 
-  /** The earliest match of any delimiter: [index, its length], or [-1, 0]. */
-  static #earliest(buf: Buffer, terms: readonly Buffer[]): [number, number] {
+  /** The earliest match of any delimiter: [index, its length], or [-1, 0]; notes which one matched. */
+  #earliest(buf: Buffer, terms: readonly Buffer[]): [number, number] {
     let best = -1;
     let size = 0;
     for (const term of terms) {
@@ -170,6 +212,7 @@ export class FrameScanner {
       if (at >= 0 && (best < 0 || at < best || (at === best && term.length > size))) {
         best = at;
         size = term.length;
+        this.#matched = term;
       }
     }
     return [best, size];
