@@ -15,6 +15,8 @@
 //   roles/                     stream, listener, datagram roles
 //   transports/                bindings over net, tls, dgram, in-memory
 //   front (src/*.ts)           channel, loop, connect, pair, close-all, events, ...
+//   framing/                   the framing layer: the scanner and frames(); beside classic,
+//                              over the front (its public types), never classic
 //   classic/                   the dispatcher family; anything in src but index.ts
 //   index.ts                   the public surface
 // and no cycle anywhere in src, type-only imports included.
@@ -26,9 +28,10 @@ const CORE = '^src/core/';
 const ROLES = '^src/roles/';
 const TRANSPORTS = '^src/transports/';
 const CLASSIC = '^src/classic/';
+const FRAMING = '^src/framing/';
 const INDEX = '^src/index\\.ts$';
 const FRONT = '^src/(?!(constants|errors|tls-errors|index)\\.ts$)[^/]+$';
-const LAYERED = '^src/([^/]+$|(internal|core|roles|transports|classic)/)';
+const LAYERED = '^src/([^/]+$|(internal|core|roles|transports|framing|classic)/)';
 
 /** A forbidden edge: every rule here is an error. */
 function forbid(name, comment, from, to) {
@@ -87,6 +90,18 @@ module.exports = {
       'Front files (src/*.ts) import any layer below them but not src/classic/ or index.ts',
       FRONT,
       [FRONT, TRANSPORTS, ROLES, CORE, INTERNAL, LEAVES],
+    ),
+    onlyImports(
+      'framing-imports-only-framing-front-internal-and-leaves',
+      'src/framing/ builds on the front (channels, their options) beside classic: it never imports classic, core, roles or transports',
+      FRAMING,
+      [FRAMING, FRONT, INTERNAL, LEAVES],
+    ),
+    forbid(
+      'front-does-not-import-framing',
+      'The front knows nothing of framing: the framing layer sits above it',
+      { path: FRONT },
+      { path: FRAMING },
     ),
     forbid(
       'nothing-imports-index',

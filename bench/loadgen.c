@@ -9,6 +9,7 @@
 //
 // Modes (as in loadgen.ts):
 //   rr       ping-pong of stamped 64-byte messages on each connection
+//            ("lines":1: each message one line, ending in its only \n)
 //   stream   64 KiB chunks of a pattern (byte k of the stream is k % 251), echo checked
 //   churn    connect, exchange one 64-byte message, close; `connections` at a time
 //   idle     open `idle` connections, print "ready", wait for a line on stdin
@@ -286,6 +287,9 @@ static void percentile_json(char *out, size_t size, double p) {
   snprintf(out, size, "%.3f", lat[i] / 1000.0);
 }
 
+/** rr messages are lines (the framing benchmark's line protocol). */
+static int line_mode;
+
 /** A message whose bytes name its connection and sequence number. */
 static void stamp(unsigned char *buf, uint32_t conn, uint32_t seq) {
   memset(buf, 'a' + (int)(seq % 26), MESSAGE);
@@ -293,6 +297,9 @@ static void stamp(unsigned char *buf, uint32_t conn, uint32_t seq) {
     buf[i] = (unsigned char)(conn >> (8 * i));
     buf[4 + i] = (unsigned char)(seq >> (8 * i));
   }
+  if (!line_mode) return;
+  for (int i = 0; i < 8; i++) if (buf[i] == '\n') buf[i] = '\v';
+  buf[MESSAGE - 1] = '\n';
 }
 
 /** The connection failed: count it and take it out of the run. */
@@ -669,6 +676,7 @@ int main(int argc, char **argv) {
   double conn_default = is_rr ? 100 : is_stream ? 8 : 16;
   double connections = json_number(json, "connections", conn_default);
   double idle = json_number(json, "idle", is_idle ? 10000 : 0);
+  line_mode = json_number(json, "lines", 0) != 0;
   if (connections < 0) connections = 0;
   if (idle < 0) idle = 0;
 

@@ -13,6 +13,8 @@ interface Job {
   connections?: number;
   /** Idle connections held open beside the busy one (scaling), or alone (idle). */
   idle?: number;
+  /** rr messages are lines: 1 (each ends in its only \n). */
+  lines?: number;
 }
 
 interface Result {
@@ -35,6 +37,9 @@ function stamp(buf: Buffer, conn: number, seq: number): void {
   buf.fill(97 + (seq % 26));
   buf.writeUInt32LE(conn, 0);
   buf.writeUInt32LE(seq, 4);
+  if (job.lines !== 1) return;
+  for (let i = 0; i < 8; i++) if (buf[i] === 0x0a) buf[i] = 0x0b;
+  buf[MESSAGE - 1] = 0x0a;
 }
 
 function connect(): Promise<net.Socket> {

@@ -2,7 +2,7 @@
 // imports them (and every public name of the package) into each example it type-checks.
 // Keep it to what a reader takes as given: anything else an example declares itself.
 import type { Socket } from 'node:net';
-import type { Channel, ChannelMap, LoopEvent } from '../src/index.js';
+import type { Channel, ChannelMap, FrameReader, LoopEvent } from '../src/index.js';
 
 export { default as net } from 'node:net';
 
@@ -24,3 +24,7 @@ export declare const ev: LoopEvent;
 export declare const err: unknown;
 /** A datagram channel: `createSocket(AF_INET, SOCK_DGRAM)` was called on it. */
 export declare const udp: Channel;
+/** A connected channel, as handed out by `server.connections()`. */
+export declare const conn: Channel;
+/** A frame reader over a connected channel. */
+export declare const reader: FrameReader;

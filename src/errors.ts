@@ -16,11 +16,13 @@ export type ErrorCode =
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_ACCEPT_QUEUE_FULL'
   | 'ERR_CHANNEL_IDLE_TIMEOUT'
+  | 'ERR_FRAME_TOO_LONG'
   | 'ERR_BAD_DESCRIPTOR'
   | 'ERR_TLS_HANDSHAKE'
   | 'ERR_TLS_HANDSHAKE_TIMEOUT'
   | 'ERR_TLS_CERTIFICATE'
-  | 'ERR_TLS_HOSTNAME';
+  | 'ERR_TLS_HOSTNAME'
+  | 'ERR_INCOMPLETE_FRAME';
 
 /**
  * The channel was closed locally before the operation could complete: a

@@ -46,6 +46,11 @@ export type {
 export { Dispatcher } from './classic/dispatcher.js';
 export type { HandlerResult } from './classic/dispatch.js';
 export { DispatcherWithSend } from './classic/dispatcher-with-send.js';
+export { AsyncChat } from './classic/async-chat.js';
+export type { AsyncChatOptions, Terminator } from './classic/async-chat.js';
+export { SimpleProducer } from './classic/producers.js';
+export type { Chunk, Producer, ProducerLike } from './classic/producers.js';
+export { FrameTooLongError, IncompleteFrameError } from './framing/errors.js';
 export { FileDispatcher } from './classic/file-dispatcher.js';
 export { closeAll } from './close-all.js';
 export { loop, Loop } from './classic/loop.js';
@@ -69,3 +74,11 @@ export type { CoreEvent } from './core/events.js';
 export type { Front } from './core/readiness.js';
 export type { ChunkIterator } from './roles/chunk-iterator.js';
 export type { DatagramIterator } from './roles/datagram-iterator.js';
+export { FrameReader } from './framing/reader.js';
+export type {
+  Delimiter, FrameReaderOptions, FrameSource, ReadOptions, ReadPrefixedOptions, ReadUntilOptions,
+} from './framing/reader.js';
+export { FrameIterator, frames, lines } from './framing/frames.js';
+export type { FramesOptions, LinesOptions } from './framing/frames.js';
+export { encodeFrame } from './framing/length-prefix.js';
+export type { LengthPrefix } from './framing/length-prefix.js';

@@ -78,6 +78,15 @@ const examples: readonly { file: string; expect: readonly RegExp[] }[] = [
     expect: [/^server: hello from ada$/m, /^server: hello from bob$/m, /^server: hello from cy$/m],
   },
   {
+    file: 'chat-echo',
+    expect: [
+      /^client: connected$/m,
+      /^client: received "echo: hello"\nclient: received "echo: a line from a producer"\nclient: received "bye"$/m,
+      /^client: the server closed$/m,
+      /^loop: map is empty$/m,
+    ],
+  },
+  {
     file: 'demo',
     expect: [/^client: got "hello"$/m, /^client: got "goodbye"$/m, /^server: client closed$/m, /^demo: done$/m],
   },

@@ -3,12 +3,14 @@ import * as api from '../src/index.js';
 
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
-    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'BadDescriptorError', 'Channel', 'ChannelBase',
-    'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'DatagramBase', 'Dispatcher',
-    'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'IdleTimeoutError', 'Loop', 'SHUT_RD',
-    'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'TlsCertificateError', 'TlsHandshakeError',
-    'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair', 'closeAll', 'connect',
-    'formatAddress', 'listen', 'loop', 'openDescriptor', 'socketMap',
+    'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'AsyncChat', 'BadDescriptorError', 'Channel',
+    'ChannelBase', 'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'DatagramBase',
+    'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'FrameIterator',
+    'FrameReader', 'FrameTooLongError', 'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD',
+    'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'SimpleProducer', 'TlsCertificateError',
+    'TlsHandshakeError', 'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair',
+    'closeAll', 'connect', 'encodeFrame', 'formatAddress', 'frames', 'lines', 'listen', 'loop',
+    'openDescriptor', 'socketMap',
   ]);
 });
 
@@ -21,10 +23,14 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.IdleTimeoutError(30).name, 'IdleTimeoutError');
   t.equal(new api.BadDescriptorError(7, 'file').code, 'ERR_BAD_DESCRIPTOR');
   t.equal(new api.ExitNow().name, 'ExitNow');
+  t.equal(new api.FrameTooLongError(70000, 65536).code, 'ERR_FRAME_TOO_LONG');
+  t.equal(new api.FrameTooLongError(70000, 65536).name, 'FrameTooLongError');
   t.equal(new api.TlsHandshakeError('x').code, 'ERR_TLS_HANDSHAKE');
   t.equal(new api.TlsHandshakeTimeoutError(1).code, 'ERR_TLS_HANDSHAKE_TIMEOUT');
   t.equal(new api.TlsCertificateError('CERT_HAS_EXPIRED').code, 'ERR_TLS_CERTIFICATE');
   t.equal(new api.TlsHostnameError('x').code, 'ERR_TLS_HOSTNAME');
+  t.equal(new api.FrameTooLongError(9, 8).code, 'ERR_FRAME_TOO_LONG');
+  t.equal(new api.IncompleteFrameError(Buffer.alloc(1), 2).code, 'ERR_INCOMPLETE_FRAME');
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });

@@ -17,13 +17,14 @@ export interface ClientCheck {
  * Checks for a client by running `probe` (which must exit 0).
  * @param probe - the command and its arguments, e.g. `['socat', '-V']`
  * @param pkg - the Debian package that provides it
+ * @param why - what to say when the probe fails, if not that the command is missing
  */
-export function client(probe: readonly [string, ...string[]], pkg: string): ClientCheck {
+export function client(probe: readonly [string, ...string[]], pkg: string, why?: string): ClientCheck {
   const [command, ...args] = probe;
   const ran = spawnSync(command, args, { stdio: 'ignore', timeout: 10_000 });
   const missing = ran.error === undefined && ran.status === 0
     ? false
-    : `${command} is missing: install it (apt-get install -y --no-install-recommends ${pkg}) to run this test`;
+    : why ?? `${command} is missing: install it (apt-get install -y --no-install-recommends ${pkg}) to run this test`;
   return { skip: process.env.CI === 'true' ? false : missing, missing };
 }
 
@@ -40,3 +41,9 @@ export function clientPresent(t: Test, check: ClientCheck): boolean {
 export const OPENSSL = client(['openssl', 'version'], 'openssl');
 export const SOCAT = client(['socat', '-V'], 'socat');
 export const PYTHON = client(['python3', '-c', 'import socket, ssl'], 'python3');
+/** Python with asyncore and asynchat: 3.11 or older (3.12 removed them). */
+export const PYTHON_ASYNCHAT = client(
+  ['python3', '-c', 'import warnings; warnings.simplefilter("ignore"); import asyncore, asynchat'],
+  'python3',
+  'python3 with asynchat is missing: install Python 3.11 or older (3.12 removed asynchat), e.g. apt-get install -y python3.11, to run this test',
+);
