@@ -1,7 +1,7 @@
 // The framing benchmark: a line protocol (each request one 64-byte line,
 // each reply the same line) over 100 connections, served by our lines(), by
 // raw node:net splitting lines by hand (the reference), by Python 3.11's
-// asynchat, and by our AsyncChat when bench/servers/asynchat.ts is built; and,
+// asynchat, and by our AsyncChat (bench/servers/asynchat.ts); and,
 // for context, the chunks() echo of bench/servers/channel-helpers.ts (the
 // channel layer without framing).
 // The figure is server CPU seconds per million requests (user + system, read
@@ -52,7 +52,7 @@ const servers: Server[] = [
   { name: 'chunks() echo, no framing', command: ['node', path.join(here, 'servers/channel-helpers.js')] },
 ];
 if (withAsynchat) servers.push({ name: PYTHON, command: ['python3', path.join(root, 'bench/servers/python_asynchat.py')] });
-// A colleague's AsyncChat line echo, when it is there.
+// The AsyncChat line echo (bench/servers/asynchat.ts).
 if (existsSync(path.join(here, 'servers/asynchat.js'))) {
   servers.push({ name: 'AsyncChat', command: ['node', path.join(here, 'servers/asynchat.js')] });
 }

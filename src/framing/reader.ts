@@ -405,8 +405,8 @@ export class FrameReader {
   }
 
   /**
-   * frames()'s read: the frame when held (no promise made here), else a
-   * promise of `taker`'s result. Throws what a read rejects with at once.
+   * @internal frames()'s read: the frame when held (no promise made here),
+   * else a promise of `taker`'s result. Throws what a read rejects with at once.
    */
   [STEP]<R>(term: Buffer | Buffer[], keep: boolean, signal: AbortSignal | undefined, line: boolean, taker: FrameTaker<R>): Buffer | Promise<R> {
     const frame = this.#begin(term, this.#maxLength, keep, signal, line, false);
