@@ -1,8 +1,7 @@
 // The classic adapter: handleRead() buffers, handleWrite() flushes, writable()
 // says whether bytes wait, as an asyncore program would.
-import type net from 'node:net';
-import { AF_INET, Dispatcher, SOCK_STREAM, loop } from 'asyncore';
-import { HOST, announce } from './common.js';
+import { Dispatcher } from 'asyncore';
+import { serveClassic } from './classic-server.js';
 
 class EchoHandler extends Dispatcher {
   #buffer: Buffer | null = null;
@@ -27,21 +26,4 @@ class EchoHandler extends Dispatcher {
   }
 }
 
-class EchoServer extends Dispatcher {
-  constructor() {
-    super();
-    this.createSocket(AF_INET, SOCK_STREAM);
-    this.setReuseAddr();
-    this.bind([HOST, 0]);
-    this.listen(4096);
-  }
-  override handleAccepted(sock: net.Socket): void {
-    new EchoHandler(sock);
-  }
-}
-
-const server = new EchoServer();
-const running = loop();
-await server.opened;
-announce((server.addr as [string, number])[1]);
-await running;
+await serveClassic((sock) => new EchoHandler(sock));
