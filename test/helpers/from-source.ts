@@ -18,11 +18,20 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
  * stress/, and the files' imports of one another resolve among the copies.
  */
 export function transpiledStress(t: Test, name: string): string {
+  return transpiled(t, 'stress', name);
+}
+
+/** As {@link transpiledStress}, for the programs in `examples/`. */
+export function transpiledExample(t: Test, name: string): string {
+  return transpiled(t, 'examples', name);
+}
+
+function transpiled(t: Test, folder: string, name: string): string {
   mkdirSync(path.join(root, 'build'), { recursive: true });
-  const dir = mkdtempSync(path.join(root, 'build', 'test-stress-'));
+  const dir = mkdtempSync(path.join(root, 'build', `test-${folder}-`));
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
-  for (const file of readdirSync(path.join(root, 'stress')).filter((f) => f.endsWith('.ts'))) {
-    const { outputText } = ts.transpileModule(readFileSync(path.join(root, 'stress', file), 'utf8'), {
+  for (const file of readdirSync(path.join(root, folder)).filter((f) => f.endsWith('.ts'))) {
+    const { outputText } = ts.transpileModule(readFileSync(path.join(root, folder, file), 'utf8'), {
       compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
       fileName: file,
     });
