@@ -2,7 +2,7 @@
 // imports them (and every public name of the package) into each example it type-checks.
 // Keep it to what a reader takes as given: anything else an example declares itself.
 import type { Socket } from 'node:net';
-import type { Channel, ChannelMap, FrameReader, LoopEvent } from '../src/index.js';
+import type { Channel, ChannelMap, FrameReader, LoopEvent, Server } from '../src/index.js';
 
 export { default as net } from 'node:net';
 
@@ -28,3 +28,5 @@ export declare const udp: Channel;
 export declare const conn: Channel;
 /** A frame reader over a connected channel. */
 export declare const reader: FrameReader;
+/** A running server, from `serve()`. */
+export declare const running: Server;

@@ -521,14 +521,19 @@ export abstract class ChannelBase implements Front {
 
   /**
    * Closes abruptly: discards bytes not yet flushed and resets the connection
-   * (TCP sends RST; a Unix socket's peer sees an end). Idempotent.
+   * (TCP sends RST; a Unix socket's peer sees an end). After `close()`, cuts
+   * a lingering close short: the socket is released at once (with a reset
+   * unless our end of stream was already sent). Idempotent.
    * @example
    * ```ts
    * channel.abort();
    * ```
    */
   abort(): void {
-    if (!this.#shutDown()) return;
+    if (!this.#shutDown()) {
+      this.#stream?.abort(); // a lingering close, cut short
+      return;
+    }
     this.#stream?.abort();
     this.#listener?.close();
     this.#datagram?.close();

@@ -7,6 +7,8 @@ import { AF_INET, AF_INET6, AF_UNIX } from './constants.js';
 import type { Address, Family } from './constants.js';
 import type { ChannelMap } from './core/channel-map.js';
 import { checkObject } from './internal/options.js';
+import { checkSeconds } from './internal/validate.js';
+import { ConnectTimeoutError } from './serve-errors.js';
 
 /**
  * Options of {@link connect}: the channel's options, its map, its family and a signal.
@@ -22,6 +24,13 @@ export interface ConnectOptions extends ChannelOptions {
   family?: Family;
   /** Aborting it before the connection is made aborts the attempt and rejects with `signal.reason`. */
   signal?: AbortSignal;
+  /**
+   * Seconds the attempt (TLS handshake included) may take before it is
+   * aborted and the promise rejects with a {@link ConnectTimeoutError};
+   * 0 < seconds ≤ 2147483.647. Default none (the kernel's own bound, minutes).
+   * Unlike `idleTimeout`, it ends once connected. Not for {@link listen}.
+   */
+  connectTimeout?: number;
 }
 
 /**
@@ -31,9 +40,15 @@ export interface ConnectOptions extends ChannelOptions {
  * const server = await listen(['127.0.0.1', 0], { backlog: 128 });
  * ```
  */
-export interface ListenOptions extends ConnectOptions {
+export interface ListenOptions extends Omit<ConnectOptions, 'connectTimeout'> {
   /** The kernel's backlog of pending connections; default 511. */
   backlog?: number;
+}
+
+function checkConnectTimeout(value: unknown): number {
+  const seconds = checkSeconds('connectTimeout', value);
+  if (seconds === 0) throw new RangeError('Invalid connectTimeout: it must be more than 0 (leave it out for none)');
+  return seconds;
 }
 
 /** The family an address implies, unless given. */
@@ -43,8 +58,9 @@ function familyOf(address: Address, family: Family | undefined): Family {
   return typeof address[0] === 'string' && address[0].includes(':') ? AF_INET6 : AF_INET;
 }
 
-/** Waits for `channel` to open; on failure or abort closes it and rejects. */
-async function opened(channel: Channel, signal: AbortSignal | undefined): Promise<Channel> {
+/** Waits for `channel` to open; on failure, abort or timeout closes it and rejects. */
+async function opened(channel: Channel, signal: AbortSignal | undefined, seconds = 0): Promise<Channel> {
+  if (seconds > 0) return timed(channel, signal, seconds);
   if (signal === undefined) {
     try {
       await channel.opened;
@@ -67,6 +83,17 @@ async function opened(channel: Channel, signal: AbortSignal | undefined): Promis
   }
 }
 
+/** As opened(), bounded by `seconds`. */
+async function timed(channel: Channel, signal: AbortSignal | undefined, seconds: number): Promise<Channel> {
+  const timeout = new AbortController();
+  const timer = setTimeout(() => { timeout.abort(new ConnectTimeoutError(seconds)); }, seconds * 1000);
+  try {
+    return await opened(channel, signal === undefined ? timeout.signal : AbortSignal.any([signal, timeout.signal]));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A promise that rejects with the signal's reason when it aborts. */
 function abortable(signal: AbortSignal): { promise: Promise<never>; cleanup: () => void } {
   let onAbort = (): void => { /* replaced below */ };
@@ -85,10 +112,11 @@ function abortable(signal: AbortSignal): { promise: Promise<never>; cleanup: () 
  * unreachable peer or an unknown host rejects with Node's error (its `code`
  * kept: `ECONNREFUSED`, `ENOTFOUND` ...), and the channel is closed.
  * @param address - `[host, port]` or a Unix path
- * @param options - channel options, `map`, `family`, `signal`
+ * @param options - channel options, `map`, `family`, `signal`, `connectTimeout`
  * @returns the connected channel
  * @throws (as a rejection) TypeError/RangeError for a bad address or option;
- *   the connection's error; `signal.reason` on abort
+ *   the connection's error; `signal.reason` on abort; a
+ *   {@link ConnectTimeoutError} when `connectTimeout` passes
  * @example
  * ```ts
  * const conn = await connect(['127.0.0.1', port]);
@@ -98,7 +126,8 @@ function abortable(signal: AbortSignal): { promise: Promise<never>; cleanup: () 
  * ```
  */
 export async function connect(address: Address, options: ConnectOptions = {}): Promise<Channel> {
-  const { map, family, signal, ...channelOptions } = checkObject(options);
+  const { map, family, signal, connectTimeout, ...channelOptions } = checkObject(options);
+  const seconds = connectTimeout === undefined ? 0 : checkConnectTimeout(connectTimeout);
   signal?.throwIfAborted();
   const channel = new Channel(null, map ?? null, channelOptions);
   try {
@@ -108,7 +137,7 @@ export async function connect(address: Address, options: ConnectOptions = {}): P
     channel.close();
     throw error;
   }
-  return opened(channel, signal);
+  return opened(channel, signal, seconds);
 }
 
 /**

@@ -22,7 +22,9 @@ export type ErrorCode =
   | 'ERR_TLS_HANDSHAKE_TIMEOUT'
   | 'ERR_TLS_CERTIFICATE'
   | 'ERR_TLS_HOSTNAME'
-  | 'ERR_INCOMPLETE_FRAME';
+  | 'ERR_INCOMPLETE_FRAME'
+  | 'ERR_SERVER_CLOSING'
+  | 'ERR_CONNECT_TIMEOUT';
 
 /**
  * The channel was closed locally before the operation could complete: a

@@ -4,13 +4,13 @@ import * as api from '../src/index.js';
 t.test('index exports exactly the public API', async (t) => {
   t.same(Object.keys(api).sort(), [
     'AF_INET', 'AF_INET6', 'AF_UNIX', 'AcceptQueueFullError', 'AsyncChat', 'BadDescriptorError', 'Channel',
-    'ChannelBase', 'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'Connections', 'DatagramBase',
+    'ChannelBase', 'ChannelClosedError', 'ChannelMap', 'ChannelStateError', 'ConnectTimeoutError', 'Connections', 'DatagramBase',
     'Dispatcher', 'DispatcherWithSend', 'EventLoop', 'ExitNow', 'FileDispatcher', 'FrameIterator',
     'FrameReader', 'FrameTooLongError', 'IdleTimeoutError', 'IncompleteFrameError', 'Loop', 'SHUT_RD',
-    'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'SimpleProducer', 'TlsCertificateError',
+    'SHUT_RDWR', 'SHUT_WR', 'SOCK_DGRAM', 'SOCK_STREAM', 'Server', 'ServerClosingError', 'SimpleProducer', 'TlsCertificateError',
     'TlsHandshakeError', 'TlsHandshakeTimeoutError', 'TlsHostnameError', 'UnsupportedError', 'channelPair',
     'closeAll', 'connect', 'encodeFrame', 'formatAddress', 'frames', 'lines', 'listen', 'loop',
-    'openDescriptor', 'socketMap',
+    'openDescriptor', 'serve', 'socketMap',
   ]);
 });
 
@@ -31,6 +31,9 @@ t.test('index errors carry stable codes and names', async (t) => {
   t.equal(new api.TlsHostnameError('x').code, 'ERR_TLS_HOSTNAME');
   t.equal(new api.FrameTooLongError(9, 8).code, 'ERR_FRAME_TOO_LONG');
   t.equal(new api.IncompleteFrameError(Buffer.alloc(1), 2).code, 'ERR_INCOMPLETE_FRAME');
+  t.equal(new api.ServerClosingError().code, 'ERR_SERVER_CLOSING');
+  t.equal(new api.ConnectTimeoutError(5).code, 'ERR_CONNECT_TIMEOUT');
+  t.equal(new api.ConnectTimeoutError(5).seconds, 5);
   const cause = new Error('root');
   t.equal(new api.ChannelClosedError('Cannot write: closed', { cause }).cause, cause);
 });

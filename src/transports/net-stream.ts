@@ -36,11 +36,16 @@ function socketTimeout(this: OwnedSocket): void {
   this[OWNER]?.onIdle(new IdleTimeoutError(this.idleSeconds ?? 0));
 }
 
-/** TCP: a reset, unless still connecting (there is no connection to reset yet). */
+/**
+ * TCP: a reset, unless still connecting (there is no connection to reset
+ * yet) or our end of stream was already asked for: libuv refuses to reset a
+ * handle that is shutting down, and Node then never closes it, so such a
+ * socket is destroyed (released) instead.
+ */
 export const tcpTransport: StreamTransport = {
   reset(binding: StreamBinding): void {
     const raw = binding instanceof tls.TLSSocket ? (binding as OwnedSocket)[RAW] : binding;
-    if (raw instanceof net.Socket && !raw.connecting && !raw.destroyed) {
+    if (raw instanceof net.Socket && !raw.connecting && !raw.destroyed && !raw.writableEnded) {
       raw.resetAndDestroy();
       if (raw !== binding) binding.destroy();
     } else {

@@ -7,7 +7,7 @@ import { Channel, ChannelMap, closeAll, connect, listen, loop } from '../../src/
 import { QuietDispatcher, Server } from '../helpers/dispatchers.js';
 import { families } from '../helpers/net.js';
 import type { FamilyCase } from '../helpers/net.js';
-import { deadline } from '../helpers/deadline.js';
+import { deadline, until } from '../helpers/deadline.js';
 
 function mapFor(t: Test): ChannelMap {
   const map = new ChannelMap();
@@ -57,6 +57,20 @@ t.test('Channel.close() after sending lingers until the peer ends, and the bytes
   peer.end();
   await deadline(conn.released, 'the linger ends when the peer ends');
   t.equal(conn.lingering, false);
+});
+
+t.test('abort() after close() cuts a lingering close short: the socket is released at once', async (t) => {
+  const map = mapFor(t);
+  const { peer, conn } = await rawPeer(t, map, { lingerTimeout: 30, closeTimeout: 60 });
+  await conn.write('bye');
+  peer.allowHalfOpen = true; // our end of stream leaves it open: it never ends its side
+  peer.resume(); // the peer reads, but never ends: the linger would last lingerTimeout
+  conn.close();
+  t.equal(conn.lingering, true);
+  conn.abort();
+  await deadline(conn.released, 'released at once, not after lingerTimeout');
+  await until(() => !conn.lingering, 'the linger to end');
+  t.pass('the linger ended without waiting for its bounds');
 });
 
 t.test('a lingering close ends after lingerTimeout seconds without input', async (t) => {
