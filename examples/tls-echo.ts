@@ -4,17 +4,14 @@
 //
 // --port 0 (the default) takes any free port. Without --cert/--key a
 // self-signed certificate for localhost is made at start with `openssl`
-// (into a temporary directory, removed at exit). Prints exactly one line,
+// (see tls-credentials.ts). Prints exactly one line,
 // `listening HOST:PORT`, once ready; SIGTERM or SIGINT closes the listener
 // and every connection, then exits 0. Try it with
 //   openssl s_client -connect 127.0.0.1:PORT -servername localhost
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { listen } from 'asyncore';
 import type { Channel } from 'asyncore';
+import { tlsCredentials } from './tls-credentials.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,25 +23,8 @@ const { values } = parseArgs({
 });
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`Invalid --port: ${values.port}`);
-if ((values.cert === undefined) !== (values.key === undefined)) throw new TypeError('Give both --cert and --key, or neither');
 
-/** A self-signed certificate for localhost, 127.0.0.1 and ::1, made with openssl. */
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  const dir = mkdtempSync(join(tmpdir(), 'tls-echo-'));
-  try {
-    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-      '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'], { encoding: 'utf8', timeout: 20_000 });
-    if (made.status !== 0) throw new Error(`Cannot make a self-signed certificate: openssl failed: ${made.stderr || String(made.error)}`);
-    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const credentials = values.cert !== undefined && values.key !== undefined
-  ? { key: readFileSync(values.key), cert: readFileSync(values.cert) }
-  : selfSigned();
+const credentials = tlsCredentials(values.cert, values.key);
 
 const server = await listen([values.host, port], { tls: credentials });
 const open = new Set<Channel>();

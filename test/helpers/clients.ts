@@ -47,3 +47,10 @@ export const PYTHON_ASYNCHAT = client(
   'python3',
   'python3 with asynchat is missing: install Python 3.11 or older (3.12 removed asynchat), e.g. apt-get install -y python3.11, to run this test',
 );
+export const SWAKS = client(['swaks', '--version'], 'swaks');
+/** swaks's --tls needs Perl's TLS modules, which its package only recommends. */
+export const SWAKS_TLS = client(
+  ['perl', '-MNet::SSLeay', '-MIO::Socket::SSL', '-e', '1'],
+  'swaks libnet-ssleay-perl libio-socket-ssl-perl',
+  'swaks cannot run TLS: install its Perl modules (apt-get install -y --no-install-recommends libnet-ssleay-perl libio-socket-ssl-perl) to run this test',
+);

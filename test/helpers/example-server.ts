@@ -18,6 +18,8 @@ export interface ExampleServer {
   /** Everything it printed so far. */
   stdout(): string;
   stderr(): string;
+  /** Resolves once what it printed on `stream` matches `pattern`, bounded in time. */
+  printed(stream: 'stdout' | 'stderr', pattern: RegExp, what: string): Promise<void>;
   /** Sends `signal` (default SIGTERM) and resolves with its exit, bounded in time. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -37,13 +39,18 @@ export async function startExample(t: Test, name: string, args: readonly string[
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   let stdout = '';
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  const watchers = new Set<() => void>();
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const watch of watchers) watch();
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => { resolve({ code, signal }); });
   });
   const line = await deadline(new Promise<string>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
+      for (const watch of watchers) watch();
       const end = stdout.indexOf('\n');
       if (end !== -1) resolve(stdout.slice(0, end));
     });
@@ -60,6 +67,15 @@ export async function startExample(t: Test, name: string, args: readonly string[
     line,
     stdout: () => stdout,
     stderr: () => stderr,
+    printed: (stream, pattern, what) => deadline(new Promise<void>((resolve) => {
+      const watch = (): void => {
+        if (!pattern.test(stream === 'stdout' ? stdout : stderr)) return;
+        watchers.delete(watch);
+        resolve();
+      };
+      watchers.add(watch);
+      watch();
+    }), what),
     stop: (signal: NodeJS.Signals = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return deadline(exited, `examples/${name}.ts to exit on ${signal}`, 20_000);
