@@ -52,6 +52,7 @@ const servers: Server[] = [
   { name: 'raw node:net', command: ['node', path.join(here, 'servers/raw.js')] },
   { name: 'Channel for await', command: ['node', path.join(here, 'servers/channel-await.js')] },
   { name: 'Channel helpers', command: ['node', path.join(here, 'servers/channel-helpers.js')] },
+  { name: 'serve()', command: ['node', path.join(here, 'servers/serve.js')] },
   { name: 'Dispatcher', command: ['node', path.join(here, 'servers/dispatcher.js')] },
   { name: 'DispatcherWithSend', command: ['node', path.join(here, 'servers/dispatcher-with-send.js')] },
 ];

@@ -198,7 +198,7 @@ export class Server implements AsyncDisposable {
   readonly #listener: Channel;
   readonly #handler: ServeHandler;
   readonly #options: ServerSettings;
-  // Handlers running, and channels not yet released (a finished handler's may linger).
+  // Handlers running, and the lingering channels of handlers that returned.
   readonly #live = new Set<Session>();
   readonly #held = new Set<Channel>();
   readonly #closed = deferred<undefined>();
@@ -334,11 +334,6 @@ export class Server implements AsyncDisposable {
     const channel = new Channel(sock, this.#listener.map, this.#options.settings as unknown as ChannelOptions);
     const session = new Session(channel, this.#reason);
     this.#live.add(session);
-    this.#held.add(channel);
-    void channel.released.then(() => {
-      this.#held.delete(channel);
-      this.#check();
-    });
     let result: unknown;
     try {
       result = this.#handler(channel, session);
@@ -356,10 +351,21 @@ export class Server implements AsyncDisposable {
   /** A handler settled: report its failure, close its connection, make room. */
   #finish(session: Session, ...failure: [unknown?]): void {
     this.#live.delete(session);
-    if (failure.length > 0 && !session.expected(failure[0])) this.#report(failure[0], session.channel);
-    session.channel.close();
+    const channel = session.channel;
+    if (failure.length > 0 && !session.expected(failure[0])) this.#report(failure[0], channel);
+    channel.close();
+    if (channel.lingering) this.#hold(channel);
     this.#room?.();
     this.#check();
+  }
+
+  /** A closed channel whose socket lingers: the shutdown waits for it (and cuts it short at the deadline). */
+  #hold(channel: Channel): void {
+    this.#held.add(channel);
+    void channel.released.then(() => {
+      this.#held.delete(channel);
+      this.#check();
+    });
   }
 
   #report(error: unknown, channel: Channel | null): void {
@@ -395,6 +401,10 @@ export class Server implements AsyncDisposable {
     clearTimeout(timer);
     // Past the drain: reset what is left, lingering closes included.
     this.#expired = true;
+    for (const { channel } of this.#live) {
+      channel.abort();
+      if (channel.lingering) this.#hold(channel);
+    }
     for (const channel of this.#held) channel.abort();
     this.#check();
     await Promise.all([settled, this.#accepting]);
