@@ -1,5 +1,6 @@
 // serve(): a task per connection, the cap, failures reported and survived,
 // the two-phase shutdown, and nothing left behind.
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -218,6 +219,12 @@ t.test('the signal option begins close(); aborted before listening, serve() reje
   stop.abort();
   await deadline(server.closed, 'closed by the signal');
   t.equal(server.listener.state, 'closed');
+  // A server closed otherwise leaves no listener on the signal.
+  const kept = new AbortController();
+  const other = await start(t, () => undefined, { signal: kept.signal });
+  t.equal(getEventListeners(kept.signal, 'abort').length, 1);
+  await other.close();
+  t.equal(getEventListeners(kept.signal, 'abort').length, 0, 'the abort listener is removed');
   const early = new AbortController();
   early.abort(new Error('never mind'));
   await t.rejects(serve(['127.0.0.1', 0], () => undefined, { signal: early.signal }), { message: 'never mind' });
