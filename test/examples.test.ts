@@ -1,11 +1,13 @@
-// The README's examples and the demo are real programs: build the package and
-// the examples once, then run each compiled example over loopback and check
-// that it exits 0 having printed what the README says it prints. The README's
-// snippets are checked to be excerpts of those files, so the two cannot drift.
-// The cat example is run with piped input instead, and its output compared byte for byte.
+// The README's examples and the demo are real programs: run each over
+// loopback from a transpiled copy (see helpers/from-source.ts; `npm test`
+// builds dist/ first, which the copies import, and type-checks the examples)
+// and check that it exits 0 having printed what the README says it prints.
+// The README's snippets are checked to be excerpts of those files, so the two
+// cannot drift. The cat example is run with piped input instead, and its
+// output compared byte for byte.
 import { execFile, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +15,22 @@ import tls from 'node:tls';
 import t from 'tap';
 import { OPENSSL, clientPresent } from './helpers/clients.js';
 import { deadline } from './helpers/deadline.js';
+import { transpiledExample } from './helpers/from-source.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// Building the package and the examples takes most of a minute on a busy
-// machine: the file gets twice tap's default 60 s.
-t.setTimeout(120_000);
+if (!existsSync(path.join(root, 'dist', 'index.js'))) {
+  throw new Error('Cannot run the examples: dist/ is not built (npm run build; npm test does it first)');
+}
+// Every example, transpiled once for the whole file.
+const examplesDir = path.dirname(transpiledExample(t, 'demo'));
+const example = (name: string): string => path.join(examplesDir, `${name}.js`);
 
 interface Run { code: number | null; signal: string | null; stdout: string; stderr: string }
 
 /** Runs a command in the project root, bounded in time; never rejects. */
-function run(command: string, args: readonly string[], timeoutMs: number, env = process.env): Promise<Run> {
+function run(command: string, args: readonly string[], timeoutMs: number): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(command, args, { cwd: root, env, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd: root, timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       const failure = error as (Error & { code?: number | string; signal?: string | null }) | null;
       resolve({
         code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null,
@@ -35,19 +41,6 @@ function run(command: string, args: readonly string[], timeoutMs: number, env = 
     });
   });
 }
-
-t.before(async () => {
-  // The examples import the package by name, which resolves to dist/.
-  const steps: readonly [string, string[]][] = [
-    ['npm', ['run', 'build']],
-    ['npx', ['tsc', '-p', 'tsconfig.examples.json']],
-  ];
-  for (const [command, args] of steps) {
-    // Coverage off: tap would otherwise trace the compiler.
-    const result = await run(command, args, 50_000, { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0' });
-    if (result.code !== 0) throw new Error(`Cannot build: ${command} ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
-  }
-});
 
 const examples: readonly { file: string; expect: readonly RegExp[] }[] = [
   {
@@ -94,16 +87,16 @@ const examples: readonly { file: string; expect: readonly RegExp[] }[] = [
 
 for (const { file, expect } of examples) {
   t.test(`examples/${file}.ts runs to completion and prints its events`, async (t) => {
-    const result = await run(process.execPath, [path.join('build', 'examples', `${file}.js`)], 15_000);
+    const result = await run(process.execPath, [example(file)], 15_000);
     t.equal(result.signal, null, 'not killed by the time bound');
     t.equal(result.code, 0, `exit code 0${result.stderr === '' ? '' : `; stderr:\n${result.stderr}`}`);
     for (const pattern of expect) t.match(result.stdout, pattern);
   });
 }
 
-/** Runs the built cat example with `stdin` as its standard input; resolves with what it wrote and its exit. */
+/** Runs the cat example with `stdin` as its standard input; resolves with what it wrote and its exit. */
 function runCat(stdin: 'pipe' | number, input: Buffer | null): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  const child = spawn(process.execPath, [path.join('build', 'examples', 'cat.js')], { cwd: root, stdio: [stdin, 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [example('cat')], { cwd: root, stdio: [stdin, 'pipe', 'pipe'] });
   const timer = setTimeout(() => { child.kill('SIGKILL'); }, 15_000);
   const out: Buffer[] = [];
   let stderr = '';
@@ -166,7 +159,7 @@ t.test('README.md code examples are excerpts of the example files they name', (t
 
 for (const [name, host, type] of [['IPv4', '127.0.0.1', 'udp4'], ['IPv6', '::1', 'udp6']] as const) {
   t.test(`examples/udp-echo.ts (${name}) prints one listening line, echoes datagrams, exits 0 on SIGTERM`, async (t) => {
-    const child = spawn(process.execPath, [path.join('build', 'examples', 'udp-echo.js'), '--host', host, '--port', '0'], { cwd: root });
+    const child = spawn(process.execPath, [example('udp-echo'), '--host', host, '--port', '0'], { cwd: root });
     t.teardown(() => { child.kill('SIGKILL'); });
     let stdout = '';
     let stderr = '';
@@ -199,7 +192,7 @@ for (const [name, host, type] of [['IPv4', '127.0.0.1', 'udp4'], ['IPv6', '::1',
 
 t.test('examples/tls-echo.ts prints its address, echoes over TLS, and exits 0 on SIGTERM', { skip: OPENSSL.skip }, async (t) => {
   if (!clientPresent(t, OPENSSL)) return;
-  const child = spawn(process.execPath, [path.join('build', 'examples', 'tls-echo.js'), '--port', '0'], { cwd: root });
+  const child = spawn(process.execPath, [example('tls-echo'), '--port', '0'], { cwd: root });
   t.teardown(() => { child.kill('SIGKILL'); });
   const exited = new Promise<number | null>((resolve) => { child.once('exit', resolve); });
   let stdout = '';
