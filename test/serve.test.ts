@@ -267,6 +267,29 @@ t.test('serve() over TLS hands handlers handshaken connections', { skip: OPENSSL
   t.match(got, /^tls TLSv1\.[23]\n$/);
 });
 
+t.test('serve() over TLS: a client that never handshakes is dropped at handshakeTimeout and never reaches the handler', { skip: OPENSSL.skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const { key, cert, ca } = certs();
+  let handled = 0;
+  const server = await start(t, async (conn) => {
+    handled++;
+    await conn.write('hi\n');
+  }, { tls: { key, cert, handshakeTimeout: 0.2 } });
+  const mute = rawClient(t, portOf(server)); // TCP only: never sends a ClientHello
+  await mute.connected;
+  t.equal(await deadline(mute.received, 'the server to drop the mute client'), '');
+  t.equal(server.listener.failedHandshakes, 1, 'counted as a failed handshake');
+  t.equal(handled, 0, 'the handler never saw it');
+  // The server still serves a client that does handshake.
+  const sock = tls.connect({ port: portOf(server), host: '127.0.0.1', servername: 'localhost', ca });
+  t.teardown(() => { sock.destroy(); });
+  let got = '';
+  sock.on('data', (chunk: Buffer) => { got += chunk.toString(); });
+  await deadline(new Promise((resolve) => { sock.once('end', resolve); }), 'the end');
+  t.equal(got, 'hi\n');
+  t.equal(handled, 1);
+});
+
 t.test('serve() refuses bad arguments with clear errors', async (t) => {
   const handler = (): undefined => undefined;
   const address: [string, number] = ['127.0.0.1', 0];
