@@ -47,3 +47,7 @@ export const PYTHON_ASYNCHAT = client(
   'python3',
   'python3 with asynchat is missing: install Python 3.11 or older (3.12 removed asynchat), e.g. apt-get install -y python3.11, to run this test',
 );
+export const CURL = client(['curl', '--version'], 'curl');
+export const AB = client(['ab', '-V'], 'apache2-utils');
+// `wrk --version` exits 1: the probe asks the shell whether the command exists.
+export const WRK = client(['sh', '-c', 'command -v wrk'], 'wrk');
