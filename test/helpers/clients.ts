@@ -54,3 +54,7 @@ export const SWAKS_TLS = client(
   'swaks libnet-ssleay-perl libio-socket-ssl-perl',
   'swaks cannot run TLS: install its Perl modules (apt-get install -y --no-install-recommends libnet-ssleay-perl libio-socket-ssl-perl) to run this test',
 );
+export const CURL = client(['curl', '--version'], 'curl');
+export const AB = client(['ab', '-V'], 'apache2-utils');
+// `wrk --version` exits 1: the probe asks the shell whether the command exists.
+export const WRK = client(['sh', '-c', 'command -v wrk'], 'wrk');
