@@ -70,7 +70,10 @@ export interface ServeOptions extends ListenOptions {
   /**
    * Told of every failure: a handler's throw or rejection (with its
    * connection), and the listener's errors (`null`): an
-   * {@link AcceptQueueFullError}, EMFILE. Default: logged to the console.
+   * {@link AcceptQueueFullError}, EMFILE. Default: logged with
+   * `console.error`, except a connection's ordinary ends, which a busy
+   * server sees all the time: an {@link IdleTimeoutError}, a peer that left
+   * mid-frame (`ERR_INCOMPLETE_FRAME`), `ECONNRESET`, `EPIPE`, `ETIMEDOUT`.
    */
   onError?: (error: unknown, channel: Channel | null) => void;
   /** Aborting it before the server listens rejects; after, it begins {@link Server.close}. */
@@ -139,8 +142,12 @@ export async function serve(target: Address | Channel, handler: ServeHandler, op
   return new Server(listener, handler, { settings, max, drain, onError: onError ?? logError, signal });
 }
 
-/** The default onError. */
+// What a connection's peer does to it in ordinary use: the default onError leaves these out.
+const ORDINARY_ENDS = new Set(['ERR_CHANNEL_IDLE_TIMEOUT', 'ERR_INCOMPLETE_FRAME', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+/** The default onError: logs what is not a connection's ordinary end. */
 function logError(error: unknown, channel: Channel | null): void {
+  if (channel !== null && ORDINARY_ENDS.has((error as { code?: unknown } | null)?.code as string)) return;
   const where = channel === null ? 'listener' : `connection from ${channel.address}`;
   console.error(`serve: ${where} failed:`, error);
 }

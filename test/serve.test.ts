@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
 import {
-  AcceptQueueFullError, Channel, ChannelMap, ChannelStateError, ConnectTimeoutError, ServerClosingError, closeAll, connect,
+  AcceptQueueFullError, Channel, IdleTimeoutError, ChannelMap, ChannelStateError, ConnectTimeoutError, ServerClosingError, closeAll, connect,
   listen, serve,
 } from '../src/index.js';
 import type { ServeOptions, Server } from '../src/index.js';
@@ -116,6 +116,27 @@ t.test('a handler that throws synchronously (not async) is reported too', async 
   const client = rawClient(t, portOf(server));
   t.equal(await deadline(client.received, 'the end'), '');
   t.match(reported, [{ name: 'TypeError', message: 'not even async' }]);
+});
+
+t.test('without onError, failures are logged, except a connection\'s ordinary ends (idle timeout, reset)', async (t) => {
+  const logged: unknown[][] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]): void => { logged.push(args); };
+  t.teardown(() => { console.error = original; });
+  let n = 0;
+  const server = await serve(['127.0.0.1', 0], async (conn) => {
+    n++;
+    if (n === 1) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    if (n === 2) throw new IdleTimeoutError(5);
+    await conn.write('x');
+    throw new Error('a real bug');
+  }, { map: mapFor(t) });
+  t.teardown(() => server.close({ drainTimeout: 0 }));
+  for (let i = 0; i < 3; i++) await deadline(rawClient(t, portOf(server)).received, 'the end');
+  console.error = original;
+  t.equal(logged.length, 1, 'one line logged');
+  t.match(String(logged[0]?.[0]), /^serve: connection from 127\.0\.0\.1:\d+ failed:$/);
+  t.match(logged[0]?.[1], { message: 'a real bug' });
 });
 
 t.test('maxConnections: past the cap arrivals wait in the accept queue, overflow is refused and reported', async (t) => {
