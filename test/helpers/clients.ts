@@ -47,3 +47,5 @@ export const PYTHON_ASYNCHAT = client(
   'python3',
   'python3 with asynchat is missing: install Python 3.11 or older (3.12 removed asynchat), e.g. apt-get install -y python3.11, to run this test',
 );
+export const REDIS_CLI = client(['redis-cli', '--version'], 'redis-tools');
+export const REDIS_BENCHMARK = client(['redis-benchmark', '--version'], 'redis-tools');
