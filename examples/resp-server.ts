@@ -218,20 +218,20 @@ function headerNumber(line: Buffer): number {
  * The next command's arguments: [] for an empty one (Redis ignores it),
  * null at the end of the stream. Throws a ProtocolError for a malformed one.
  */
-async function readCommand(reader: FrameReader, options: { signal: AbortSignal }): Promise<Buffer[] | null> {
-  const line = await reader.readLine(options);
+async function readCommand(reader: FrameReader): Promise<Buffer[] | null> {
+  const line = await reader.readLine();
   if (line === null) return null;
   if (line[0] !== 0x2a) return line.toString('latin1').split(' ').filter((arg) => arg !== '').map((arg) => Buffer.from(arg, 'latin1'));
   const count = headerNumber(line);
   if (Number.isNaN(count) || count > MAX_ARGS) throw new ProtocolError('invalid multibulk length');
   const args: Buffer[] = [];
   for (let i = 0; i < count; i++) {
-    const header = await reader.readLine(options);
+    const header = await reader.readLine();
     if (header === null) return null; // the peer left mid-command: nothing to answer
     if (header[0] !== 0x24) throw new ProtocolError(`expected '$', got '${header.subarray(0, 1).toString('latin1')}'`);
     const length = headerNumber(header);
     if (Number.isNaN(length) || length < 0 || length > MAX_BULK) throw new ProtocolError('invalid bulk length');
-    const data = await reader.readExactly(length + 2, options);
+    const data = await reader.readExactly(length + 2);
     if (data === null) return null;
     if (data[length] !== 0x0d || data[length + 1] !== 0x0a) throw new ProtocolError("expected '\\r\\n' after a bulk string");
     args.push(data.subarray(0, length));
@@ -241,12 +241,15 @@ async function readCommand(reader: FrameReader, options: { signal: AbortSignal }
 
 /**
  * The channel as the reader's source, with `beforeWait` called each time the
- * reader must wait for bytes: the moment to send the replies held.
+ * reader must wait for bytes (the moment to send the replies held), and the
+ * signal on the channel's reads: a read waiting when it aborts rejects with
+ * its reason (and reads served from bytes held pay nothing for it).
  */
-function withHook(conn: Channel, beforeWait: () => void): FrameSource {
+function source(conn: Channel, signal: AbortSignal, beforeWait: () => void): FrameSource {
   return {
     chunks: (options) => {
-      const chunks = conn.chunks(options);
+      const size = typeof options === 'number' ? options : options?.size;
+      const chunks = conn.chunks({ size, signal });
       const next = chunks.next.bind(chunks);
       chunks.next = () => {
         beforeWait();
@@ -265,11 +268,10 @@ async function session(conn: Channel, { signal }: ServeContext): Promise<void> {
     const data = replies.take();
     if (data !== null) sending = conn.write(data);
   };
-  const reader = new FrameReader(withHook(conn, flush), { maxLength: MAX_LINE });
-  const options = { signal };
+  const reader = new FrameReader(source(conn, signal, flush), { maxLength: MAX_LINE });
   try {
     for (;;) {
-      const args = await readCommand(reader, options);
+      const args = await readCommand(reader);
       // Backpressure: the next batch waits until the last one's replies are accepted.
       if (sending !== null) {
         await sending;
