@@ -1,12 +1,13 @@
 // The RESP benchmark: examples/resp-server.ts (serve() and a FrameReader per
-// connection) against redis-server itself, one thread, no persistence, both
-// pinned to core 0, under redis-benchmark pinned to core 1: PING (inline and
-// multibulk), SET and GET from 50 connections, one request at a time and 16
-// pipelined. The figure is server CPU per request (user + system of every
-// thread, from /proc) and its ratio ours / Redis's from the same round (the
-// goal: at most 1.5). Each round starts both servers, warms them up, then
-// runs every load against each in turn (the order alternating by round);
-// medians of the rounds.
+// connection) against redis-server itself, one thread, no persistence, and,
+// for the floor of Node itself, raw node:net with a synchronous hand parser
+// (bench/servers/raw-resp.ts); all pinned to core 0, under redis-benchmark
+// pinned to core 1: PING (inline and multibulk), SET and GET from 50
+// connections, one request at a time and 16 pipelined. The figure is server
+// CPU per request (user + system of every thread, from /proc) and its ratio
+// ours / Redis's from the same round (the goal: at most 1.5), and ours / raw.
+// Each round starts the servers, warms them up, then runs every load against
+// each in turn (the order rotating by round); medians of the rounds.
 //
 //   npm run bench                                    (the whole suite, this last)
 //   node build/bench/resp.js --rounds 5 --no-save    (after npm run build and tsc -p tsconfig.bench.json)
@@ -41,6 +42,7 @@ if (compiled.status !== 0) throw new Error('Cannot compile the examples: tsc -p 
 
 interface Server { readonly name: string; readonly port: number; readonly pid: number; readonly child: ChildProcess }
 const OURS = 'resp-server (serve + FrameReader)';
+const RAW = 'raw node:net, hand parser';
 const REDIS = 'redis-server, 1 thread';
 
 /** A port free at the moment (redis-server cannot take port 0). */
@@ -59,6 +61,13 @@ async function startOurs(): Promise<Server> {
   const line = await nextLine(outputLines(child), OURS);
   const port = Number(/:(\d+)$/.exec(line)?.[1]);
   return { name: OURS, port, pid: child.pid as number, child };
+}
+
+async function startRaw(): Promise<Server> {
+  const [command, ...rest] = pin(0, ['node', path.join(here, 'servers/raw-resp.js')]);
+  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const { port, pid } = JSON.parse(await nextLine(outputLines(child), RAW)) as { port: number; pid: number };
+  return { name: RAW, port, pid, child };
 }
 
 async function startRedis(): Promise<Server> {
@@ -113,9 +122,10 @@ const loadBefore = os.loadavg()[0] ?? NaN;
 const runs = new Map<string, Run[]>();
 const key = (server: string, load: Load): string => `${server}|${label(load)}`;
 for (let round = 1; round <= rounds; round++) {
-  const servers = [await startOurs(), await startRedis()];
+  const started = [await startOurs(), await startRaw(), await startRedis()];
+  // Each round starts with another server.
+  const servers = started.map((_, i) => started[(i + round - 1) % started.length] as Server);
   try {
-    if (round % 2 === 0) servers.reverse();
     // Warm-up, not measured: JIT compilation, the first connections.
     for (const server of servers) await benchmark(server, { test: 'ping,set,get', pipeline: 16 }, 20_000);
     for (const load of loads) {
@@ -136,27 +146,35 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
-const rows = loads.map((load) => {
+/** Per round, ours / theirs CPU per request (both ran under the same machine state); the median and range. */
+function ratios(load: Load, other: string): { median: number; min: number; max: number } {
   const ours = runs.get(key(OURS, load)) ?? [];
-  const redis = runs.get(key(REDIS, load)) ?? [];
+  const theirs = runs.get(key(other, load)) ?? [];
+  const list = ours.map((r, i) => r.cpuMicrosPerRequest / (theirs[i]?.cpuMicrosPerRequest ?? NaN)).filter(Number.isFinite);
+  return { median: median(list), min: Math.min(...list), max: Math.max(...list) };
+}
+
+const rows = loads.map((load) => {
+  const figures = (name: string, field: keyof Run): number => median((runs.get(key(name, load)) ?? []).map((r) => r[field]));
   return {
     load: label(load),
-    oursRequestsPerSecond: median(ours.map((r) => r.requestsPerSecond)),
-    redisRequestsPerSecond: median(redis.map((r) => r.requestsPerSecond)),
-    oursCpuMicrosPerRequest: median(ours.map((r) => r.cpuMicrosPerRequest)),
-    redisCpuMicrosPerRequest: median(redis.map((r) => r.cpuMicrosPerRequest)),
-    // Per round, then the median: both servers ran under the same machine state.
-    cpuRatio: median(ours.map((r, i) => r.cpuMicrosPerRequest / (redis[i]?.cpuMicrosPerRequest ?? NaN))),
-    cpuRatioRange: [Math.min(...ours.map((r, i) => r.cpuMicrosPerRequest / (redis[i]?.cpuMicrosPerRequest ?? NaN))),
-      Math.max(...ours.map((r, i) => r.cpuMicrosPerRequest / (redis[i]?.cpuMicrosPerRequest ?? NaN)))],
+    requestsPerSecond: { ours: figures(OURS, 'requestsPerSecond'), raw: figures(RAW, 'requestsPerSecond'), redis: figures(REDIS, 'requestsPerSecond') },
+    cpuMicrosPerRequest: { ours: figures(OURS, 'cpuMicrosPerRequest'), raw: figures(RAW, 'cpuMicrosPerRequest'), redis: figures(REDIS, 'cpuMicrosPerRequest') },
+    cpuRatioToRedis: ratios(load, REDIS),
+    cpuRatioToRaw: ratios(load, RAW),
   };
 });
 
-const fmt = (n: number | undefined, digits = 2): string => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const range = (r: { median: number; min: number; max: number }): string => `${fmt(r.median)} (${fmt(r.min)}–${fmt(r.max)})`;
 console.log([
-  '| redis-benchmark -c 50 | ours req/s | Redis req/s | ours CPU µs/req | Redis CPU µs/req | CPU ratio ours/Redis (min–max) |',
-  '|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.load} | ${fmt(r.oursRequestsPerSecond, 0)} | ${fmt(r.redisRequestsPerSecond, 0)} | ${fmt(r.oursCpuMicrosPerRequest)} | ${fmt(r.redisCpuMicrosPerRequest)} | ${fmt(r.cpuRatio)} (${fmt(r.cpuRatioRange[0])}–${fmt(r.cpuRatioRange[1])}) |`),
+  '| redis-benchmark -c 50 | req/s: ours / raw / Redis | CPU µs per request: ours / raw / Redis | CPU ratio ours/Redis (min–max) | CPU ratio ours/raw (min–max) |',
+  '|---|---|---|---|---|',
+  ...rows.map((r) => {
+    const rps = r.requestsPerSecond;
+    const cpu = r.cpuMicrosPerRequest;
+    return `| ${r.load} | ${fmt(rps.ours, 0)} / ${fmt(rps.raw, 0)} / ${fmt(rps.redis, 0)} | ${fmt(cpu.ours)} / ${fmt(cpu.raw)} / ${fmt(cpu.redis)} | ${range(r.cpuRatioToRedis)} | ${range(r.cpuRatioToRaw)} |`;
+  }),
 ].join('\n'));
 
 const environment = {

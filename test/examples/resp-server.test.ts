@@ -153,29 +153,24 @@ t.test('resp-server: large replies to a pipeline come back whole and in order', 
   t.ok((await raw.receive(expected.length, 'the 32 values')).equals(expected));
 });
 
-t.test('resp-server: a malformed multibulk length is a protocol error that closes the connection', async (t) => {
-  const raw = await connectRaw(t);
-  raw.socket.write('PING\r\n*x\r\nPING\r\n');
-  t.equal((await raw.ended('the close')).toString(), '+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n');
-});
-
-t.test('resp-server: a bulk length over the 64 MiB bound is a protocol error that closes the connection', async (t) => {
-  const raw = await connectRaw(t);
-  raw.socket.write(`*2\r\n$3\r\nGET\r\n$${64 * 1024 * 1024 + 1}\r\n`);
-  t.equal((await raw.ended('the close')).toString(), '-ERR Protocol error: invalid bulk length\r\n');
-});
-
-t.test('resp-server: a bulk string without its $ header is a protocol error', async (t) => {
-  const raw = await connectRaw(t);
-  raw.socket.write('*1\r\n+PING\r\n');
-  t.equal((await raw.ended('the close')).toString(), "-ERR Protocol error: expected '$', got '+'\r\n");
-});
-
-t.test('resp-server: QUIT answers OK and closes', async (t) => {
-  const raw = await connectRaw(t);
-  raw.socket.write('QUIT\r\nPING\r\n');
-  t.equal((await raw.ended('the close')).toString(), '+OK\r\n');
-});
+// Each request, and all the server sends before it closes the connection.
+const closing: readonly (readonly [string, string, string])[] = [
+  ['a malformed multibulk length is a protocol error, after the replies before it', 'PING\r\n*x\r\nPING\r\n',
+    '+PONG\r\n-ERR Protocol error: invalid multibulk length\r\n'],
+  ['a bulk length over the 64 MiB bound is a protocol error', `*2\r\n$3\r\nGET\r\n$${64 * 1024 * 1024 + 1}\r\n`,
+    '-ERR Protocol error: invalid bulk length\r\n'],
+  ['a non-numeric bulk length is a protocol error', '*1\r\n$4x\r\nPING\r\n', '-ERR Protocol error: invalid bulk length\r\n'],
+  ['a bulk string without its $ header is a protocol error', '*1\r\n+PING\r\n', "-ERR Protocol error: expected '$', got '+'\r\n"],
+  ['an inline line over 64 KiB is a protocol error', `ECHO ${'x'.repeat(70_000)}`, '-ERR Protocol error: too big inline request\r\n'],
+  ['QUIT answers OK and closes', 'QUIT\r\nPING\r\n', '+OK\r\n'],
+];
+for (const [what, request, reply] of closing) {
+  t.test(`resp-server: ${what}, and the connection closes`, async (t) => {
+    const raw = await connectRaw(t);
+    raw.socket.write(request);
+    t.equal((await raw.ended('the close')).toString(), reply);
+  });
+}
 
 t.test('resp-server: SIGTERM with a connection open exits 0 and closes it', async (t) => {
   const raw = await connectRaw(t);
