@@ -221,7 +221,11 @@ function headerNumber(line: Buffer): number {
 async function readCommand(reader: FrameReader): Promise<Buffer[] | null> {
   const line = await reader.readLine();
   if (line === null) return null;
-  if (line[0] !== 0x2a) return line.toString('latin1').split(' ').filter((arg) => arg !== '').map((arg) => Buffer.from(arg, 'latin1'));
+  if (line[0] !== 0x2a) {
+    // An inline command; one word alone (PING) is the common case.
+    if (line.length > 0 && !line.includes(0x20)) return [line];
+    return line.toString('latin1').split(' ').filter((arg) => arg !== '').map((arg) => Buffer.from(arg, 'latin1'));
+  }
   const count = headerNumber(line);
   if (Number.isNaN(count) || count > MAX_ARGS) throw new ProtocolError('invalid multibulk length');
   const args: Buffer[] = [];
@@ -264,9 +268,12 @@ function source(conn: Channel, signal: AbortSignal, beforeWait: () => void): Fra
 async function session(conn: Channel, { signal }: ServeContext): Promise<void> {
   const replies = new Replies();
   let sending = null as Promise<undefined> | null; // (not narrowed: flush() sets it)
+  // What the socket takes at once costs no promise; the rest is written, in order, and awaited.
   const flush = (): void => {
     const data = replies.take();
-    if (data !== null) sending = conn.write(data);
+    if (data === null) return;
+    const sent = conn.send(data);
+    if (sent < data.length) sending = conn.write(sent === 0 ? data : data.subarray(sent));
   };
   const reader = new FrameReader(source(conn, signal, flush), { maxLength: MAX_LINE });
   try {
