@@ -15,13 +15,12 @@
 //   node build/bench/framing.js --servers lines,chunks --no-save   (a subset; raw always runs)
 // BENCH_SECONDS sets each run's length (default 1.5 s): about 40 s in all by default.
 import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { median, nextLine, outputLines, pin, taskset, ticks, TICKS_PER_SECOND } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -29,8 +28,6 @@ const argv = process.argv.slice(2);
 const rounds = Math.max(1, Number(argv[argv.indexOf('--rounds') + 1] ?? 3) || 3);
 const save = !argv.includes('--no-save');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
-const TICKS_PER_SECOND = 100;
-const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 // The scanner is not public: taken from the build of src (npm run build).
 type ScannerModule = typeof import('../dist/framing/scanner.js');
 const { FrameScanner } = await import(pathToFileURL(path.join(root, 'dist/framing/scanner.js')).href) as ScannerModule;
@@ -59,28 +56,6 @@ if (existsSync(path.join(here, 'servers/asynchat.js'))) {
 // --servers a,b: only the servers whose name holds one of these (the reference always runs).
 const picked = argv.includes('--servers') ? (argv[argv.indexOf('--servers') + 1] ?? '').toLowerCase().split(',') : null;
 if (picked !== null) servers.splice(1, Infinity, ...servers.slice(1).filter((s) => picked.some((p) => s.name.toLowerCase().includes(p))));
-
-/** CPU ticks (user + system) a process has used so far. */
-function ticks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-function pin(core: number, command: string[]): [string, ...string[]] {
-  return (taskset ? ['taskset', '-c', String(core), ...command] : command) as [string, ...string[]];
-}
-
-/** Lines a child prints on its standard output, one at a time. */
-function outputLines(child: ChildProcess): AsyncIterator<string> {
-  return createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
-}
-
-async function nextLine(lines: AsyncIterator<string>, what: string): Promise<string> {
-  const next = await lines.next();
-  if (next.done === true) throw new Error(`${what} exited early`);
-  return next.value;
-}
 
 interface Run { requestsPerSecond: number; cpuPerMillion: number; errors: number }
 
@@ -111,13 +86,6 @@ async function measure(server: Server): Promise<Run> {
       await once(child, 'exit');
     }
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** The scanner alone over 1 KiB lines in chunks of `size`: MB/s over about half a second. */

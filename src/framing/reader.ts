@@ -436,8 +436,8 @@ export class FrameReader {
 
   /** Scans `data` after the bytes held: the frame, or `undefined` while it goes on; throws the limit's error. */
   #next(data: Buffer): Buffer | undefined {
-    const quick = this.#scanner.quick(data, this.#keep);
-    if (quick !== undefined) return this.#line && quick[quick.length - 1] === 0x0d ? quick.subarray(0, -1) : quick;
+    const quick = this.#scanner.quick(data, this.#keep, this.#line);
+    if (quick !== undefined) return quick;
     const failure = this.#scan(data);
     if (failure === undefined) return undefined;
     if (failure !== null) throw failure;

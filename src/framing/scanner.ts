@@ -158,15 +158,18 @@ export class FrameScanner {
   }
 
   /**
-   * The common case without the sink: a frame ended by one delimiter lies
-   * whole in the bytes held, or (when none are held) in `chunk`, within the
-   * limit. Gives it as one view, with its delimiter when `keep`, and holds
+   * The common case without the sink: a frame ended by one delimiter, or a
+   * count of bytes, lies whole in the bytes held, or (when none are held) in
+   * `chunk`, within the limit. Gives it as one view, with its delimiter when
+   * `keep` (without it, and without a `\r` before it when `line`), and holds
    * the bytes after it by an offset (no view made for them). Otherwise
    * changes nothing and gives `undefined`: call scan() with the same chunk.
    */
-  quick(chunk: Buffer, keep: boolean): Buffer | undefined {
+  quick(chunk: Buffer, keep: boolean, line = false): Buffer | undefined {
     const term = this.#terminator;
-    if (this.#frameLength !== 0 || this.#skipping || !Buffer.isBuffer(term) || term.length === 0) return undefined;
+    if (this.#frameLength !== 0 || this.#skipping || term === null) return undefined;
+    const counted = typeof term === 'number';
+    if (counted ? term <= 0 || term > this.maxFrameLength : !Buffer.isBuffer(term) || term.length === 0) return undefined;
     let buf = this.#pending;
     let start = this.#start;
     if (chunk.length > 0) {
@@ -174,16 +177,27 @@ export class FrameScanner {
       buf = chunk;
       start = 0;
     }
-    const at = term.length === 1 ? buf.indexOf(term[0] as number, start) : buf.indexOf(term, start);
-    if (at < 0 || at - start > this.maxFrameLength) return undefined;
-    const next = at + term.length;
+    let end: number;
+    let next: number;
+    if (counted) {
+      end = next = start + term;
+      if (next > buf.length) return undefined;
+      this.#terminator = 0;
+      this.#matched = null;
+    } else {
+      const delimiter = term as Buffer;
+      const at = delimiter.length === 1 ? buf.indexOf(delimiter[0] as number, start) : buf.indexOf(delimiter, start);
+      if (at < 0 || at - start > this.maxFrameLength) return undefined;
+      next = at + delimiter.length;
+      end = keep ? next : line && at > start && buf[at - 1] === 0x0d ? at - 1 : at;
+      this.#matched = delimiter;
+    }
     if (next >= buf.length) this.#hold(EMPTY);
     else {
       this.#pending = buf;
       this.#start = next;
     }
-    this.#matched = term;
-    return buf.subarray(start, keep ? next : at);
+    return buf.subarray(start, end);
   }
 
   /** Hands bytes of the current frame to the sink, unless the frame passed the limit. */

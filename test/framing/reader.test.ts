@@ -101,16 +101,21 @@ async function readResp(reader: FrameReader): Promise<unknown> {
   }
 }
 
-t.test('FrameReader reads RESP: bulk strings whose data holds \\r\\n, inside arrays', async (t) => {
-  const [a, b] = pair(t, { chunkSizes: [1, 4, 2] });
-  void send(a, '*3\r\n$3\r\nfoo\r\n$7\r\nba\r\nr\0!\r\n$-1\r\n+OK\r\n:42\r\n$0\r\n\r\n');
-  const reader = new FrameReader(b);
-  t.same(await deadline(readResp(reader), 'an array'), ['foo', 'ba\r\nr\0!', null]);
-  t.equal(await readResp(reader), 'OK');
-  t.equal(await readResp(reader), 42);
-  t.equal(await readResp(reader), '');
-  t.equal(await reader.readLine(), null);
-});
+for (const [how, options] of [['cut into 1-, 4- and 2-byte chunks', { chunkSizes: [1, 4, 2] }], ['held whole in one chunk', {}]] as const) {
+  t.test(`FrameReader reads RESP ${how}: bulk strings whose data holds \\r\\n, inside arrays`, async (t) => {
+    const [a, b] = pair(t, options);
+    void send(a, '*3\r\n$3\r\nfoo\r\n$7\r\nba\r\nr\0!\r\n$-1\r\n+OK\r\n:42\r\n$0\r\n\r\nrest\r\n\r\n');
+    const reader = new FrameReader(b);
+    t.same(await deadline(readResp(reader), 'an array'), ['foo', 'ba\r\nr\0!', null]);
+    t.equal(await readResp(reader), 'OK');
+    t.equal(await readResp(reader), 42);
+    t.equal(await readResp(reader), '');
+    t.equal((await reader.readExactly(4))?.toString(), 'rest');
+    t.equal((await reader.readLine())?.toString(), '', 'a CRLF alone is an empty line');
+    t.equal((await reader.readLine({ keepDelimiter: true }))?.toString(), '\r\n');
+    t.equal(await reader.readLine(), null);
+  });
+}
 
 t.test('a break out of lines() leaves the rest readable through its reader, and the iterable ends', async (t) => {
   const [a, b] = pair(t);

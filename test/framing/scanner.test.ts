@@ -137,3 +137,23 @@ t.test('FrameScanner.scan() cuts a stream the same whatever its chunking (every 
   }
   t.same(whole, ['GET / HTTP/1.1', 'Host: x', '', 'body']);
 });
+
+t.test('FrameScanner.quick() cuts a count or a line from the bytes held, by offset, and declines what scan() must do', async (t) => {
+  const scanner = new FrameScanner(8);
+  scanner.terminator = Buffer.from('\n');
+  t.equal(scanner.quick(Buffer.from('ab\r\ncdefg\nxyz'), false, true)?.toString(), 'ab', 'a line without its \\r');
+  t.equal(scanner.pendingLength, 9, 'the rest held');
+  scanner.terminator = 3;
+  t.equal(scanner.quick(Buffer.alloc(0), false)?.toString(), 'cde', 'a count from the bytes held');
+  t.equal(scanner.terminator, 0, 'the count is used up');
+  scanner.terminator = 9;
+  t.equal(scanner.quick(Buffer.alloc(0), false), undefined, 'a count over maxFrameLength is left to scan()');
+  scanner.terminator = 7;
+  t.equal(scanner.quick(Buffer.alloc(0), false), undefined, 'a count past the bytes held is left to scan()');
+  t.equal(scanner.pendingLength, 6, 'and nothing taken');
+  scanner.terminator = Buffer.from('\n');
+  t.equal(scanner.quick(Buffer.alloc(0), true, true)?.toString(), 'fg\n', 'keep wins over line');
+  scanner.terminator = 3;
+  t.equal(scanner.quick(Buffer.alloc(0), false)?.toString(), 'xyz', 'a count to the last byte');
+  t.equal(scanner.pendingLength, 0);
+});

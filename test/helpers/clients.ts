@@ -58,3 +58,5 @@ export const CURL = client(['curl', '--version'], 'curl');
 export const AB = client(['ab', '-V'], 'apache2-utils');
 // `wrk --version` exits 1: the probe asks the shell whether the command exists.
 export const WRK = client(['sh', '-c', 'command -v wrk'], 'wrk');
+export const REDIS_CLI = client(['redis-cli', '--version'], 'redis-tools');
+export const REDIS_BENCHMARK = client(['redis-benchmark', '--version'], 'redis-tools');
