@@ -208,6 +208,10 @@ export class Server implements AsyncDisposable {
   // Handlers running, and the lingering channels of handlers that returned.
   readonly #live = new Set<Session>();
   readonly #held = new Set<Channel>();
+  // Before the shutdown: channels that lingered when their handler returned,
+  // pruned of released ones as it doubles (no callback per connection).
+  #lingering: Channel[] = [];
+  #pruneAt = 64;
   readonly #closed = deferred<undefined>();
   #reason: ServerClosingError | null = null;
   #closing: Promise<undefined> | null = null;
@@ -361,12 +365,19 @@ export class Server implements AsyncDisposable {
     const channel = session.channel;
     if (failure.length > 0 && !session.expected(failure[0])) this.#report(failure[0], channel);
     channel.close();
-    if (channel.lingering) this.#hold(channel);
+    if (channel.lingering) {
+      if (this.#reason !== null) {
+        this.#hold(channel);
+      } else if (this.#lingering.push(channel) >= this.#pruneAt) {
+        this.#lingering = this.#lingering.filter((kept) => kept.lingering);
+        this.#pruneAt = Math.max(64, 2 * this.#lingering.length);
+      }
+    }
     this.#room?.();
     this.#check();
   }
 
-  /** A closed channel whose socket lingers: the shutdown waits for it (and cuts it short at the deadline). */
+  /** During the shutdown, a closed channel whose socket lingers: waited for, and cut short at the deadline. */
   #hold(channel: Channel): void {
     this.#held.add(channel);
     void channel.released.then(() => {
@@ -400,6 +411,8 @@ export class Server implements AsyncDisposable {
     this.#listener.close();
     this.#room?.();
     for (const session of this.#live) session.stop(reason);
+    for (const channel of this.#lingering) if (channel.lingering) this.#hold(channel);
+    this.#lingering = [];
     const settled = new Promise<void>((resolve) => { this.#settled = resolve; });
     this.#check();
     let timer: NodeJS.Timeout | undefined;

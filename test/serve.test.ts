@@ -14,6 +14,7 @@ import type { ServeOptions, Server } from '../src/index.js';
 import { certs } from './helpers/certs.js';
 import { OPENSSL, clientPresent } from './helpers/clients.js';
 import { deadline, until } from './helpers/deadline.js';
+import { isPending } from './helpers/events.js';
 import { tempDir } from './helpers/net.js';
 
 function mapFor(t: Test): ChannelMap {
@@ -232,6 +233,39 @@ t.test('a handler reading without the signal ends when its connection is aborted
   await deadline(client.received, 'the connection to end');
   await until(() => server.connectionCount === 0, 'the handler to return');
   t.same(reported, []);
+});
+
+t.test('close() waits for the lingering closes of handlers that returned, and cuts them short at the deadline', async (t) => {
+  let finished = 0;
+  const server = await start(t, async (conn) => {
+    await conn.write('reply\n');
+    finished++;
+  });
+  // Two clients read the reply but never end their side: each server socket lingers.
+  const clients = [0, 1].map(() => {
+    const sock = net.connect({ port: portOf(server), host: '127.0.0.1', allowHalfOpen: true });
+    t.teardown(() => { sock.destroy(); });
+    sock.on('error', () => { /* cut short: a reset or an end */ });
+    const replied = new Promise<void>((resolve) => { sock.once('data', () => { resolve(); }); });
+    return { sock, replied };
+  });
+  for (const { replied } of clients) await deadline(replied, 'the reply');
+  await until(() => finished === 2, 'both handlers to return');
+  const closing = server.close({ drainTimeout: 30 });
+  t.ok(await isPending(closing), 'the shutdown waits for the lingering sockets');
+  clients[0]?.sock.end();
+  t.ok(await isPending(closing), 'still waiting for the second');
+  clients[1]?.sock.end();
+  await deadline(closing, 'closed once both peers ended');
+  // With a short drain, a peer that never ends is cut short.
+  const second = await start(t, async (conn) => { await conn.write('reply\n'); });
+  const stuck = net.connect({ port: portOf(second), host: '127.0.0.1', allowHalfOpen: true });
+  t.teardown(() => { stuck.destroy(); });
+  stuck.on('error', () => { /* cut short */ });
+  await deadline(new Promise((resolve) => { stuck.once('data', resolve); }), 'the reply');
+  await until(() => second.connectionCount === 0, 'the handler to return');
+  await deadline(second.close({ drainTimeout: 0.05 }), 'closed at the deadline');
+  t.equal(second.listener.state, 'closed');
 });
 
 t.test('the signal option begins close(); aborted before listening, serve() rejects', async (t) => {
