@@ -75,7 +75,8 @@ if (args.includes('--experiments')) {
 if (args.includes('--baseline')) {
   const dir = path.resolve(args[args.indexOf('--baseline') + 1] ?? '');
   if (!existsSync(path.join(dir, 'servers/raw.js'))) throw new Error(`--baseline ${dir}: no servers/raw.js there (build it with tsc -p tsconfig.bench.json)`);
-  for (const [name, file] of [['Channel for await', 'channel-await'], ['Channel helpers', 'channel-helpers'], ['Dispatcher', 'dispatcher'], ['DispatcherWithSend', 'dispatcher-with-send']]) {
+  for (const [name, file] of [['Channel for await', 'channel-await'], ['Channel helpers', 'channel-helpers'], ['serve()', 'serve'], ['Dispatcher', 'dispatcher'], ['DispatcherWithSend', 'dispatcher-with-send']]) {
+    if (!existsSync(path.join(dir, `servers/${file}.js`))) continue; // an older build without it
     servers.push({ name: `${name} (baseline)`, command: ['node', path.join(dir, `servers/${file}.js`)] });
   }
 }
