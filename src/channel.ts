@@ -16,7 +16,7 @@ import net from 'node:net';
 import { ChannelClosedError, ChannelStateError, UnsupportedError } from './errors.js';
 import { checkObject, isEmpty } from './internal/options.js';
 import { checkPositiveInteger, checkShutdownHow, toBuffer } from './internal/validate.js';
-import { ChunkIterator } from './roles/chunk-iterator.js';
+import { ChunkIterator, STREAM_ROLE } from './roles/chunk-iterator.js';
 import { DONE, PullIterator } from './roles/pull-iterator.js';
 import { StreamRole, rejected } from './roles/stream.js';
 import { tlsInfoOf } from './tls-info.js';
@@ -441,7 +441,7 @@ export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Cha
     checkPositiveInteger('size', size);
     if (this.state === 'listening') throw new ChannelStateError('Cannot read chunks: the channel is listening');
     if (this[DATAGRAM] !== null) throw new ChannelStateError('Cannot read chunks: a datagram channel has no stream (use datagrams())');
-    return new ChunkIterator({ core: this[CORE], stream: () => this[STREAM] }, size, options.signal);
+    return new ChunkIterator(this[CORE], this, size, options.signal);
   }
 
   /**
@@ -478,6 +478,9 @@ export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Cha
     // Checked settings pass through the constructor's check as they are.
     return pair === null ? null : new Channel(pair[0], this.map, options as unknown as ChannelOptions);
   }
+
+  /** @internal The stream role, for the iterator of chunks(). */
+  [STREAM_ROLE](): StreamRole | null { return this[STREAM]; }
 
   /** Throws as accept() would on a channel that connected: it will never listen. */
   #checkCanListen(): void {

@@ -51,6 +51,9 @@ export abstract class PullIterator<T> extends AsyncIterableX<T> implements Async
     }
   }
 
+  /** @internal The core whose channel this iterates. */
+  protected get core(): Core { return this.#core; }
+
   /**
    * The next result that holds now, `null` to wait; throws what ends the
    * iteration with an error. The iteration ends after a done result or a throw.

@@ -97,7 +97,8 @@ export class StreamRole implements Levels {
   // The reused read buffer of a channel that connects with `readBufferSize`.
   #readBuffer: Buffer | null = null;
   // Write side: write() calls waiting for room, in order.
-  readonly #writes = new WriteQueue();
+  // Made on the first write that has to wait: an idle connection holds none.
+  #writes: WriteQueue | null = null;
   /** Whether any byte was ever accepted: only then does a close linger. */
   #sentAny = false;
   /** The write callback of a write that fills the window; made on first use. */
@@ -155,7 +156,7 @@ export class StreamRole implements Levels {
       this.#chunks = [];
       this.#buffered = 0;
     }
-    this.#writes.rejectAll(() => error ?? new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted'));
+    this.#writes?.rejectAll(() => error ?? new ChannelClosedError('Cannot write: the channel was closed before every byte was accepted'));
   }
 
   eventGone(_event: CoreEvent<unknown>): void { /* no one-shot bookkeeping */ }
@@ -260,7 +261,7 @@ export class StreamRole implements Levels {
     // Nothing is accepted before the connection exists (as a connecting
     // socket's send() fails in Python), nor while write() calls wait.
     if (this.writeSide !== 'open') throw new ChannelStateError(`Cannot send: ${this.#noWriting()}`);
-    if (this.#writes.size > 0 || this.phase !== 'open') return 0;
+    if ((this.#writes?.size ?? 0) > 0 || this.phase !== 'open') return 0;
     return this.#sendNow(buf);
   }
 
@@ -271,15 +272,16 @@ export class StreamRole implements Levels {
     // While connecting nothing is accepted: a write must not resolve before
     // the connection exists, or a refused connect would lose its bytes.
     let rest = buf;
-    if (this.#writes.size === 0 && this.phase === 'open') {
+    if ((this.#writes?.size ?? 0) === 0 && this.phase === 'open') {
       const sent = this.#sendNow(buf);
       if (sent === buf.length) return RESOLVED;
       rest = buf.subarray(sent);
     }
     // Queued even when empty: a write resolves after those before it.
     const pending: PendingWrite = { data: rest, done: deferred<undefined>(true) };
-    this.#writes.push(pending);
-    if (signal !== undefined) this.#writes.withdrawOnAbort(pending, signal);
+    const writes = (this.#writes ??= new WriteQueue());
+    writes.push(pending);
+    if (signal !== undefined) writes.withdrawOnAbort(pending, signal);
     return pending.done.promise;
   }
 
@@ -322,6 +324,7 @@ export class StreamRole implements Levels {
     // The head is read again on every pass: a write that ends the stream
     // reaches ended(), which empties the queue.
     const writes = this.#writes;
+    if (writes === null) return;
     for (let head = writes.first; head !== undefined; head = writes.first) {
       if (head.barrier === true) {
         this.#passBarrier(head);
@@ -348,8 +351,9 @@ export class StreamRole implements Levels {
   beginUpgrade(): Promise<undefined> {
     this.upgrading = true;
     const barrier: PendingWrite = { data: EMPTY, done: deferred<undefined>(true), barrier: true };
-    this.#writes.push(barrier);
-    if (this.#writes.size === 1) this.#pumpWrites();
+    const writes = (this.#writes ??= new WriteQueue());
+    writes.push(barrier);
+    if (writes.size === 1) this.#pumpWrites();
     this.core.signal();
     return barrier.done.promise;
   }
@@ -385,7 +389,7 @@ export class StreamRole implements Levels {
     if (!this.upgrading) return;
     this.upgrading = false;
     this.#barrierPassing = false;
-    if (this.#writes.first?.barrier === true) this.#writes.shift();
+    if (this.#writes?.first?.barrier === true) this.#writes.shift();
     if (this.core.life !== 'closed') this.#pumpWrites();
     this.core.signal();
   }
@@ -469,7 +473,7 @@ export class StreamRole implements Levels {
     // EPIPE. So it is for a write-only stream released by its owner (Node
     // closes a child's stdin pipe once the child exits): its reader is gone.
     const writeOnly = this.readSide === 'none' && this.writeSide === 'open';
-    if ((this.#writes.size > 0 || writeOnly) && this.core.life === 'active') {
+    if (((this.#writes?.size ?? 0) > 0 || writeOnly) && this.core.life === 'active') {
       this.core.fail(Object.assign(new Error('write EPIPE'), { code: 'EPIPE', syscall: 'write' }), 'write');
     }
     this.closeSide = 'released';
@@ -509,7 +513,7 @@ export class StreamRole implements Levels {
   }
 
   #refuseWaiting(): void {
-    this.#writes.rejectAll(() => new ChannelStateError('Cannot write: the channel was shut down for writing before every byte was accepted'));
+    this.#writes?.rejectAll(() => new ChannelStateError('Cannot write: the channel was shut down for writing before every byte was accepted'));
   }
 
   // ---- closing -----------------------------------------------------------------
