@@ -280,9 +280,9 @@ export class FrameReader {
    */
   tryReadExactly(size: number): Buffer | null {
     if (size !== 0) checkPositiveInteger('size', size);
-    const held = this.#held();
-    if (held.length < size) return null;
-    return this.#take(held, 0, size);
+    this.#checkIdle(false);
+    if (this.bufferedLength < size) return null;
+    return size === 0 ? EMPTY : this.#begin(size, Infinity, false, undefined, false, false) as Buffer;
   }
 
   /**
@@ -299,13 +299,15 @@ export class FrameReader {
    */
   tryReadPrefixed(prefix: LengthPrefix): Buffer | null {
     const { lengthBytes, big } = checkPrefix(prefix);
-    const held = this.#held();
-    if (held.length < lengthBytes) return null;
-    const length = decodeLength(held.subarray(0, lengthBytes), big);
+    const header = this.tryReadExactly(lengthBytes);
+    if (header === null) return null;
+    const length = decodeLength(header, big);
     if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
-    const end = lengthBytes + length;
-    if (held.length < end) return null;
-    return this.#take(held, lengthBytes, end);
+    if (this.bufferedLength < length) {
+      this[UNREAD](header);
+      return null;
+    }
+    return this.tryReadExactly(length);
   }
 
   /** The payload after its prefix; the prefix goes back with the rest if the read stops. */
@@ -391,24 +393,8 @@ export class FrameReader {
   #try(term: Buffer | Buffer[], keep: boolean, line: boolean): Buffer | null {
     const frame = this.#begin(term, this.#maxLength, keep, undefined, line, false);
     if (frame !== undefined) return frame;
-    this.#handBack(null);
+    if (this.#parts.length > 0 || this.#scanner.pendingLength > 0) this.#handBack(null);
     return null;
-  }
-
-  /** The bytes held, as one Buffer in #unread, for a synchronous read by count; throws as #begin. */
-  #held(): Buffer {
-    this.#checkIdle(false);
-    if (this.#scanner.pendingLength > 0) {
-      const pending = this.#scanner.takePending();
-      this.#unread = this.#unread.length === 0 ? pending : Buffer.concat([this.#unread, pending]);
-    }
-    return this.#unread;
-  }
-
-  /** Bytes `start` to `end` of the bytes held, the rest of them after `end` held on. */
-  #take(held: Buffer, start: number, end: number): Buffer {
-    this.#unread = held.length === end ? EMPTY : held.subarray(end);
-    return start === end ? EMPTY : held.subarray(start, end);
   }
 
   /** Throws when another read waits (but readPrefixed()'s own, `inner`), or the stream is out of step. */
