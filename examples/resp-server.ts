@@ -16,13 +16,14 @@
 // INCR, QUIT, and CONFIG GET (only `save` and `appendonly`, which
 // redis-benchmark asks for at start). A pipeline is answered in order, the
 // replies to every command already received written at once, just before the
-// server waits for more input. A malformed request (a bad `*` or `$` length,
+// server waits for more input: the parser reads with the reader's synchronous
+// reads while the bytes held hold a whole command, and waits only when not. A malformed request (a bad `*` or `$` length,
 // a line longer than 64 KiB, a bulk string over 64 MiB rather than Redis's
 // 512 MB) is answered `-ERR Protocol error: ...` and the connection closed,
 // as Redis does.
 import { parseArgs } from 'node:util';
 import { FrameReader, FrameTooLongError, IncompleteFrameError, serve } from 'asyncore';
-import type { Channel, FrameSource, ServeContext } from 'asyncore';
+import type { Channel, ServeContext } from 'asyncore';
 
 const { values } = parseArgs({
   options: {
@@ -214,54 +215,86 @@ function headerNumber(line: Buffer): number {
   return n;
 }
 
-/**
- * The next command's arguments: [] for an empty one (Redis ignores it),
- * null at the end of the stream. Throws a ProtocolError for a malformed one.
- */
-async function readCommand(reader: FrameReader): Promise<Buffer[] | null> {
-  const line = await reader.readLine();
-  if (line === null) return null;
-  if (line[0] !== 0x2a) {
-    // An inline command; one word alone (PING) is the common case.
-    if (line.length > 0 && !line.includes(0x20)) return [line];
-    return line.toString('latin1').split(' ').filter((arg) => arg !== '').map((arg) => Buffer.from(arg, 'latin1'));
-  }
-  const count = headerNumber(line);
-  if (Number.isNaN(count) || count > MAX_ARGS) throw new ProtocolError('invalid multibulk length');
-  const args: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const header = await reader.readLine();
-    if (header === null) return null; // the peer left mid-command: nothing to answer
-    if (header[0] !== 0x24) throw new ProtocolError(`expected '$', got '${header.subarray(0, 1).toString('latin1')}'`);
-    const length = headerNumber(header);
-    if (Number.isNaN(length) || length < 0 || length > MAX_BULK) throw new ProtocolError('invalid bulk length');
-    const data = await reader.readExactly(length + 2);
-    if (data === null) return null;
-    if (data[length] !== 0x0d || data[length + 1] !== 0x0a) throw new ProtocolError("expected '\\r\\n' after a bulk string");
-    args.push(data.subarray(0, length));
-  }
-  return args;
+/** An inline command's arguments, split on spaces; one word alone (PING) is the common case. */
+function inline(line: Buffer): Buffer[] {
+  if (line.length > 0 && !line.includes(0x20)) return [line];
+  return line.toString('latin1').split(' ').filter((arg) => arg !== '').map((arg) => Buffer.from(arg, 'latin1'));
 }
 
 /**
- * The channel as the reader's source, with `beforeWait` called each time the
- * reader must wait for bytes (the moment to send the replies held), and the
- * signal on the channel's reads: a read waiting when it aborts rejects with
- * its reason (and reads served from bytes held pay nothing for it).
+ * Cuts commands from a reader with its synchronous reads, so a pipeline held
+ * whole is parsed in one loop, no promise per read. A command cut by the end
+ * of the bytes held stays begun here: wait() reads its next piece (with the
+ * reader's async form, which waits for the socket), and next() goes on.
  */
-function source(conn: Channel, signal: AbortSignal, beforeWait: () => void): FrameSource {
-  return {
-    chunks: (options) => {
-      const size = typeof options === 'number' ? options : options?.size;
-      const chunks = conn.chunks({ size, signal });
-      const next = chunks.next.bind(chunks);
-      chunks.next = () => {
-        beforeWait();
-        return next();
-      };
-      return chunks;
-    },
-  };
+class CommandParser {
+  readonly #reader: FrameReader;
+  /** The arguments of the command begun, and how many it has (-1: its first line is still to come). */
+  #args: Buffer[] = [];
+  #count = -1;
+  /** The length of the bulk string begun (-1: its `$` line is still to come). */
+  #length = -1;
+  /** A frame read by wait(), taken before the reader's. */
+  #waited: Buffer | null = null;
+
+  constructor(reader: FrameReader) {
+    this.#reader = reader;
+  }
+
+  /**
+   * The next command's arguments ([] for an empty one, which Redis ignores)
+   * when the bytes held finish it, else null. Throws a ProtocolError for a
+   * malformed one.
+   */
+  next(): Buffer[] | null {
+    if (this.#count < 0) {
+      const line = this.#line();
+      if (line === null) return null;
+      if (line[0] !== 0x2a) return inline(line);
+      const count = headerNumber(line);
+      if (Number.isNaN(count) || count > MAX_ARGS) throw new ProtocolError('invalid multibulk length');
+      if (count <= 0) return [];
+      this.#count = count;
+    }
+    while (this.#args.length < this.#count) {
+      if (this.#length < 0) {
+        const header = this.#line();
+        if (header === null) return null;
+        if (header[0] !== 0x24) throw new ProtocolError(`expected '$', got '${header.subarray(0, 1).toString('latin1')}'`);
+        const length = headerNumber(header);
+        if (Number.isNaN(length) || length < 0 || length > MAX_BULK) throw new ProtocolError('invalid bulk length');
+        this.#length = length;
+      }
+      const data = this.#take() ?? this.#reader.tryReadExactly(this.#length + 2);
+      if (data === null) return null;
+      if (data[this.#length] !== 0x0d || data[this.#length + 1] !== 0x0a) throw new ProtocolError("expected '\\r\\n' after a bulk string");
+      this.#args.push(data.subarray(0, this.#length));
+      this.#length = -1;
+    }
+    const args = this.#args;
+    this.#args = [];
+    this.#count = -1;
+    return args;
+  }
+
+  /**
+   * Waits for the piece next() lacks: false at the end of the stream (the
+   * peer left, between commands or mid-command: nothing to answer).
+   */
+  async wait(signal: AbortSignal): Promise<boolean> {
+    const reader = this.#reader;
+    const bulk = this.#count >= 0 && this.#length >= 0;
+    this.#waited = bulk ? await reader.readExactly(this.#length + 2, { signal }) : await reader.readLine({ signal });
+    return this.#waited !== null;
+  }
+
+  #line(): Buffer | null { return this.#take() ?? this.#reader.tryReadLine(); }
+
+  #take(): Buffer | null {
+    const frame = this.#waited;
+    this.#waited = null;
+    return frame;
+  }
 }
 
 /** Serves one connection: commands in, replies out, until the peer leaves, QUIT, or a protocol error. */
@@ -275,17 +308,21 @@ async function session(conn: Channel, { signal }: ServeContext): Promise<void> {
     const sent = conn.send(data);
     if (sent < data.length) sending = conn.write(sent === 0 ? data : data.subarray(sent));
   };
-  const reader = new FrameReader(source(conn, signal, flush), { maxLength: MAX_LINE });
+  const parser = new CommandParser(new FrameReader(conn, { maxLength: MAX_LINE }));
   try {
     for (;;) {
-      const args = await readCommand(reader);
-      // Backpressure: the next batch waits until the last one's replies are accepted.
-      if (sending !== null) {
-        await sending;
-        sending = null;
-      }
-      if (args === null) break;
-      if (args.length > 0 && execute(args, replies) === 'quit') break;
+      const args = parser.next();
+      if (args === null) {
+        // Every command held is answered: the replies go out before waiting for more.
+        flush();
+        const more = await parser.wait(signal);
+        // Backpressure: the next batch waits until the last one's replies are accepted.
+        if (sending !== null) {
+          await sending;
+          sending = null;
+        }
+        if (!more) break;
+      } else if (args.length > 0 && execute(args, replies) === 'quit') break;
     }
   } catch (error) {
     if (error instanceof ProtocolError) replies.error(`ERR Protocol error: ${error.message}`);

@@ -79,8 +79,8 @@ export type { ChunkIterator } from './roles/chunk-iterator.js';
 export type { DatagramIterator } from './roles/datagram-iterator.js';
 export { FrameReader } from './framing/reader.js';
 export type {
-  Delimiter, FrameReaderOptions, FrameSource, ReadOptions, ReadPrefixedOptions, ReadUntilOptions,
-} from './framing/reader.js';
+  Delimiter, FrameReaderOptions, FrameSource, ReadOptions, ReadPrefixedOptions, ReadUntilOptions, TryReadUntilOptions,
+} from './framing/read-options.js';
 export { FrameIterator, frames, lines } from './framing/frames.js';
 export type { FramesOptions, LinesOptions } from './framing/frames.js';
 export { encodeFrame } from './framing/length-prefix.js';

@@ -6,8 +6,11 @@ import { AsyncIterableX } from 'ix/asynciterable';
 import { checkObject } from '../internal/options.js';
 import { checkPrefix } from './length-prefix.js';
 import type { LengthPrefix } from './length-prefix.js';
-import { CANCEL, CANCELLED, FrameReader, STEP, toDelimiter } from './reader.js';
-import type { Delimiter, FrameReaderOptions, FrameSource, FrameTaker } from './reader.js';
+import { toDelimiter } from './read-options.js';
+import type { Delimiter, FrameReaderOptions, FrameSource } from './read-options.js';
+import { CANCEL, CANCELLED, STEP } from './reader-hooks.js';
+import type { FrameTaker } from './reader-hooks.js';
+import { FrameReader } from './reader.js';
 
 /**
  * Options of {@link frames}: how frames end (a `delimiter`, several

@@ -5,132 +5,26 @@
 // holds: while nobody reads, the reader holds at most one chunk and the
 // channel stops reading at its high-water mark. What it holds between reads
 // lives in the scanner (bytes not yet scanned) and in #unread (bytes handed
-// back by a read that was cancelled, scanned first by the next read).
-import type { Channel } from '../channel.js';
+// back by a read that was cancelled or found no frame held, scanned first by
+// the next read). The try-reads only ever scan those: they never pull.
 import { ChannelStateError } from '../errors.js';
 import { checkObject } from '../internal/options.js';
-import { checkPositiveInteger, showValue, toBuffer } from '../internal/validate.js';
+import { checkPositiveInteger, showValue } from '../internal/validate.js';
 import { FrameTooLongError, IncompleteFrameError } from './errors.js';
 import { checkPrefix, decodeLength } from './length-prefix.js';
 import type { LengthPrefix } from './length-prefix.js';
+import { toDelimiter } from './read-options.js';
+import type {
+  Delimiter, FrameReaderOptions, FrameSource, ReadOptions, ReadPrefixedOptions, ReadUntilOptions, TryReadUntilOptions,
+} from './read-options.js';
+import { CANCEL, STEP, UNREAD } from './reader-hooks.js';
+import type { FrameTaker } from './reader-hooks.js';
 import { FrameScanner } from './scanner.js';
 import type { FrameSink, ScanTerminator } from './scanner.js';
-
-/**
- * What a reader reads from: a channel (over any transport), or anything
- * with a channel's `chunks()`.
- * @example
- * ```ts
- * const source: FrameSource = channelPair()[1];
- * const reader = new FrameReader(source);
- * ```
- */
-export type FrameSource = Pick<Channel, 'chunks'>;
-
-/**
- * A delimiter: bytes, or a string taken as UTF-8.
- * @example
- * ```ts
- * const crlf: Delimiter = '\r\n';
- * const nul: Delimiter = Buffer.from([0]);
- * ```
- */
-export type Delimiter = Buffer | Uint8Array | string;
-
-/**
- * Options of {@link FrameReader}.
- * @example
- * ```ts
- * const reader = new FrameReader(channel, { maxLength: 1024, partial: 'emit' });
- * ```
- */
-export interface FrameReaderOptions {
-  /**
-   * The longest frame in bytes, delimiter or prefix not counted; default
-   * 65536. A frame that passes it fails with {@link FrameTooLongError} as
-   * soon as it does. `readExactly()` is not limited by it.
-   */
-  maxLength?: number;
-  /**
-   * What the end of the stream inside a frame gives: `'error'` (default)
-   * rejects with an {@link IncompleteFrameError} carrying the partial bytes,
-   * `'emit'` gives those bytes as the last frame.
-   */
-  partial?: 'error' | 'emit';
-  /** The most bytes taken from the channel at a time; default 65536. */
-  readSize?: number;
-}
-
-/**
- * Options of one read.
- * @example
- * ```ts
- * const line = await reader.readLine({ signal: AbortSignal.timeout(5000) });
- * ```
- */
-export interface ReadOptions {
-  /** Aborting it rejects the read with `signal.reason`; its bytes stay in the reader. */
-  signal?: AbortSignal;
-}
-
-/**
- * Options of {@link FrameReader.readUntil} and {@link FrameReader.readLine}.
- * @example
- * ```ts
- * const line = await reader.readUntil('\r\n', { keepDelimiter: true });
- * ```
- */
-export interface ReadUntilOptions extends ReadOptions {
-  /** End the frame with the delimiter that ended it; default false. */
-  keepDelimiter?: boolean;
-}
-
-/**
- * Options of {@link FrameReader.readPrefixed}: the prefix's shape and a signal.
- * @example
- * ```ts
- * const frame = await reader.readPrefixed({ lengthBytes: 4, signal: AbortSignal.timeout(5000) });
- * ```
- */
-export interface ReadPrefixedOptions extends LengthPrefix, ReadOptions {}
-
-/** Why a read stopped without a frame: the iterable's return() cancelled it. */
-export const CANCELLED: unique symbol = Symbol('cancelled');
-/** Hands bytes back to the front of the reader (internal to the framing layer). */
-export const UNREAD: unique symbol = Symbol('unread');
-/** Cancels the waiting read, which rejects with CANCELLED (internal to the framing layer). */
-export const CANCEL: unique symbol = Symbol('cancel');
-/** A read for frames(): the frame at once when held, else a promise of the taker's result (internal). */
-export const STEP: unique symbol = Symbol('step');
-
-/**
- * What a waiting read settles with, for frames() (internal to the framing
- * layer): the iterator's result made from the frame, or from the error (it
- * may throw), so no promise is chained behind the read's.
- */
-export interface FrameTaker<R> {
-  deliver(frame: Buffer | null): R;
-  failed(error: unknown): R;
-}
 
 const EMPTY = Buffer.alloc(0);
 const DEFAULT_MAX_LENGTH = 65536;
 const NEWLINE = Buffer.from('\n');
-
-/** Checks a delimiter (or several) and makes it bytes. */
-export function toDelimiter(value: unknown): Buffer | Buffer[] {
-  const one = (d: unknown): Buffer => {
-    if (typeof d !== 'string' && !(d instanceof Uint8Array)) {
-      throw new TypeError(`Invalid delimiter: expected a Buffer, Uint8Array or string, got ${showValue(d)}`);
-    }
-    const buf = toBuffer(d);
-    if (buf.length === 0) throw new RangeError('Invalid delimiter: it must not be empty');
-    return buf;
-  };
-  if (!Array.isArray(value)) return one(value);
-  if (value.length === 0) throw new RangeError('Invalid delimiters: expected at least one');
-  return value.map(one);
-}
 
 /**
  * Reads frames from a channel: up to a delimiter, a line, an exact count of
@@ -138,7 +32,9 @@ export function toDelimiter(value: unknown): Buffer | Buffer[] {
  * from one read to the next. The reader keeps one buffer and takes bytes from
  * the channel only when a read needs them; bytes it holds stay readable by
  * the next read, after a `break` out of `frames()` or an aborted read alike.
- * Reads run one at a time. Every read resolves `null` at the end of the
+ * Reads run one at a time; each has a synchronous form (`tryReadLine()`...)
+ * that gives the frame when it is held, else `null`, never waiting: a parser
+ * loops on those over a pipeline. Every read resolves `null` at the end of the
  * stream when no byte of a frame came; a partial frame follows
  * {@link FrameReaderOptions.partial}. After a {@link FrameTooLongError} the
  * stream is out of step with the protocol: every later read rejects with it.
@@ -335,6 +231,85 @@ export class FrameReader {
     }
   }
 
+  /**
+   * The synchronous form of {@link FrameReader.readUntil}: the frame when
+   * the reader already holds it, else `null` (the bytes held stay, for the
+   * next read). It never reads from the channel, so a parser can loop on it
+   * over a pipeline; `null` is the moment to send what it owes and wait
+   * with the async form, which takes up where this one stopped.
+   * @param delimiter - bytes or a UTF-8 string, or an array of them
+   * @param options - {@link TryReadUntilOptions}
+   * @returns the frame without its delimiter (unless `keepDelimiter`); `null` when it
+   *   is not held whole, at the end of the stream too (the async form tells the end)
+   * @throws TypeError/RangeError for a bad delimiter, {@link FrameTooLongError} as soon as
+   *   the bytes held pass `maxLength`, ChannelStateError while an async read waits
+   * @example
+   * ```ts
+   * const reply = reader.tryReadUntil('\r\n') ?? await reader.readUntil('\r\n');
+   * ```
+   */
+  tryReadUntil(delimiter: Delimiter | readonly Delimiter[], options: TryReadUntilOptions = {}): Buffer | null {
+    return this.#try(toDelimiter(delimiter), options.keepDelimiter === true, false);
+  }
+
+  /**
+   * The synchronous form of {@link FrameReader.readLine}; see {@link FrameReader.tryReadUntil}.
+   * @param options - {@link TryReadUntilOptions}
+   * @returns the line without its ending (unless `keepDelimiter`); `null` when it is not held whole
+   * @throws as {@link FrameReader.tryReadUntil}
+   * @example
+   * ```ts
+   * const lines: Buffer[] = [];
+   * for (let line = reader.tryReadLine(); line !== null; line = reader.tryReadLine()) lines.push(line);
+   * ```
+   */
+  tryReadLine(options: TryReadUntilOptions = {}): Buffer | null {
+    const keep = options.keepDelimiter === true;
+    return this.#try(NEWLINE, keep, !keep);
+  }
+
+  /**
+   * The synchronous form of {@link FrameReader.readExactly}; see {@link FrameReader.tryReadUntil}.
+   * @param size - a non-negative integer
+   * @returns the bytes; `null` when fewer are held
+   * @throws RangeError for a bad size; otherwise as {@link FrameReader.tryReadUntil}
+   * @example
+   * ```ts
+   * const header = reader.tryReadExactly(4) ?? await reader.readExactly(4);
+   * ```
+   */
+  tryReadExactly(size: number): Buffer | null {
+    if (size !== 0) checkPositiveInteger('size', size);
+    this.#checkIdle(false);
+    if (this.bufferedLength < size) return null;
+    return size === 0 ? EMPTY : this.#begin(size, Infinity, false, undefined, false, false) as Buffer;
+  }
+
+  /**
+   * The synchronous form of {@link FrameReader.readPrefixed}: the payload when the
+   * whole frame is held, else `null`; see {@link FrameReader.tryReadUntil}.
+   * @param prefix - {@link LengthPrefix}: `lengthBytes` and `endian`
+   * @returns the payload; `null` when the frame is not held whole
+   * @throws TypeError/RangeError for bad options; otherwise as {@link FrameReader.tryReadUntil}
+   *   (a prefix held that announces more than `maxLength` is enough)
+   * @example
+   * ```ts
+   * const message = reader.tryReadPrefixed({ lengthBytes: 2 }) ?? await reader.readPrefixed({ lengthBytes: 2 });
+   * ```
+   */
+  tryReadPrefixed(prefix: LengthPrefix): Buffer | null {
+    const { lengthBytes, big } = checkPrefix(prefix);
+    const header = this.tryReadExactly(lengthBytes);
+    if (header === null) return null;
+    const length = decodeLength(header, big);
+    if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
+    if (this.bufferedLength < length) {
+      this[UNREAD](header);
+      return null;
+    }
+    return this.tryReadExactly(length);
+  }
+
   /** The payload after its prefix; the prefix goes back with the rest if the read stops. */
   async #readBody(header: Buffer, length: number, signal: AbortSignal | undefined): Promise<Buffer | null> {
     const expected = header.length + length;
@@ -414,10 +389,23 @@ export class FrameReader {
     return this.#wait(null, signal, taker) as Promise<R>;
   }
 
-  /** Sets the read up and scans the bytes held: the frame, or `undefined` to wait; throws a failure. */
-  #begin(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line: boolean, inner: boolean): Buffer | undefined {
+  /** A synchronous read by a delimiter: the frame, or `null` with the bytes scanned handed back. */
+  #try(term: Buffer | Buffer[], keep: boolean, line: boolean): Buffer | null {
+    const frame = this.#begin(term, this.#maxLength, keep, undefined, line, false);
+    if (frame !== undefined) return frame;
+    if (this.#parts.length > 0 || this.#scanner.pendingLength > 0) this.#handBack(null);
+    return null;
+  }
+
+  /** Throws when another read waits (but readPrefixed()'s own, `inner`), or the stream is out of step. */
+  #checkIdle(inner: boolean): void {
     if (this.#busy || (this.#prefixing && !inner)) throw new ChannelStateError('Cannot read: another read of this reader is waiting');
     if (this.#failure !== null) throw this.#failure;
+  }
+
+  /** Sets the read up and scans the bytes held: the frame, or `undefined` to wait; throws a failure. */
+  #begin(term: ScanTerminator, limit: number, keep: boolean, signal: AbortSignal | undefined, line: boolean, inner: boolean): Buffer | undefined {
+    this.#checkIdle(inner);
     // The signal's reason, as given.
     // eslint-disable-next-line @typescript-eslint/only-throw-error
     if (signal?.aborted === true) throw signal.reason;
@@ -585,10 +573,13 @@ export class FrameReader {
 
   /** A read stopped without its frame: its bytes go back to the front, in order. */
   #handBack(chunk: Buffer | null): void {
-    const parts = [...this.#parts, this.#scanner.takePending()];
+    const parts = this.#parts;
+    const pending = this.#scanner.takePending();
+    if (pending.length > 0) parts.push(pending);
     if (chunk !== null) parts.push(chunk);
     this.#parts = [];
     this.#scanner.reset();
-    this[UNREAD](Buffer.concat(parts));
+    // One piece goes back as it is: a read tried again on a partial frame copies nothing.
+    this[UNREAD](parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts));
   }
 }

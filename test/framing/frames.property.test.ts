@@ -1,7 +1,8 @@
 // Property: random frames, random delimiters (or length prefixes), random
 // cuts of the byte stream: the frames out equal the frames in, for the
 // scanner alone, over channelPair() with random chunk sizes, and over
-// loopback TCP (fewer runs: each is a real connection).
+// loopback TCP (fewer runs: each is a real connection); and the reader's
+// try-reads mixed with its async reads, in one mode or switching modes (RESP).
 //
 // Delimited frames are drawn so that the frames in are well defined: with
 // one delimiter, no frame holds it and no frame's end starts it early; with
@@ -11,7 +12,7 @@
 import net from 'node:net';
 import t from 'tap';
 import fc from 'fast-check';
-import { AF_INET, Channel, ChannelMap, channelPair, closeAll, encodeFrame, frames } from '../../src/index.js';
+import { AF_INET, Channel, ChannelMap, FrameReader, channelPair, closeAll, encodeFrame, frames } from '../../src/index.js';
 import type { FramesOptions } from '../../src/index.js';
 import { FrameScanner } from '../../src/framing/scanner.js';
 import { deadline } from '../helpers/deadline.js';
@@ -129,6 +130,68 @@ t.test('frames() over channelPair({ chunkSizes }): the frames out equal the fram
       const out: Buffer[] = [];
       for await (const frame of frames(b, { ...c.options, readSize: 1 + (c.cuts[0] as number) })) out.push(frame);
       return JSON.stringify(hex(out)) === JSON.stringify(hex(c.frames));
+    } finally {
+      closeAll(map, true);
+    }
+  }), propertyParams(150, 8000));
+  checkRuns(t, runs, 150);
+});
+
+/** Reads one frame the way `options` says: the try-read first when `sync`, the async form when it gives null. */
+async function readOne(reader: FrameReader, options: FramesOptions, sync: boolean): Promise<Buffer | null> {
+  const keepDelimiter = options.keepDelimiter === true;
+  if (options.lengthBytes !== undefined) {
+    const prefix = { lengthBytes: options.lengthBytes, endian: options.endian };
+    return (sync ? reader.tryReadPrefixed(prefix) : null) ?? await reader.readPrefixed(prefix);
+  }
+  const delim = (options.delimiter ?? options.delimiters) as Buffer | Buffer[];
+  return (sync ? reader.tryReadUntil(delim, { keepDelimiter }) : null) ?? await reader.readUntil(delim, { keepDelimiter });
+}
+
+t.test('FrameReader\'s try-reads mixed with its async reads, however the stream is cut: the frames out equal the frames in', async (t) => {
+  let runs = 0;
+  await fc.assert(fc.asyncProperty(anyCase, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), async (c, syncs) => {
+    runs++;
+    const map = new ChannelMap();
+    try {
+      const [a, b] = channelPair({ map, chunkSizes: c.cuts });
+      void a.write(c.wire).then(() => { a.close(); }, () => undefined);
+      const reader = new FrameReader(b, { readSize: 1 + (c.cuts[0] as number) });
+      const out: Buffer[] = [];
+      for (let i = 0; ; i++) {
+        const frame = await readOne(reader, c.options, syncs[i % syncs.length] as boolean);
+        if (frame === null) break;
+        out.push(frame);
+      }
+      return JSON.stringify(hex(out)) === JSON.stringify(hex(c.frames));
+    } finally {
+      closeAll(map, true);
+    }
+  }), propertyParams(150, 8000));
+  checkRuns(t, runs, 150);
+});
+
+t.test('RESP bulk strings read line then count, try-reads mixed with async ones, however cut: the same strings', async (t) => {
+  let runs = 0;
+  const bulks = fc.array(fc.uint8Array({ maxLength: 20 }).map((b) => Buffer.from(b)), { maxLength: 10 });
+  await fc.assert(fc.asyncProperty(bulks, cutsArb, fc.array(fc.boolean(), { minLength: 1, maxLength: 8 }), async (list, cuts, syncs) => {
+    runs++;
+    const map = new ChannelMap();
+    try {
+      const [a, b] = channelPair({ map, chunkSizes: cuts });
+      const wire = Buffer.concat(list.flatMap((data) => [Buffer.from(`$${data.length}\r\n`), data, Buffer.from('\r\n')]));
+      void a.write(wire).then(() => { a.close(); }, () => undefined);
+      const reader = new FrameReader(b, { readSize: 1 + (cuts[0] as number) });
+      const sync = (i: number): boolean => syncs[i % syncs.length] as boolean;
+      const out: Buffer[] = [];
+      for (let i = 0; ; i += 2) {
+        const header = (sync(i) ? reader.tryReadLine() : null) ?? await reader.readLine();
+        if (header === null) break;
+        const size = Number(header.toString('latin1').slice(1)) + 2;
+        const data = (sync(i + 1) ? reader.tryReadExactly(size) : null) ?? await reader.readExactly(size);
+        out.push((data as Buffer).subarray(0, -2));
+      }
+      return JSON.stringify(hex(out)) === JSON.stringify(hex(list));
     } finally {
       closeAll(map, true);
     }
