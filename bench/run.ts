@@ -7,6 +7,8 @@
 //   node build/bench/run.js --only rr-100 --servers await,helpers --no-save
 //     (a subset: --only names workloads, --servers picks servers by a part of
 //     their name, raw node:net always runs; --no-save keeps bench/results as is)
+// BENCH_SECONDS sets each run's length (default 1.5 s), BENCH_IDLE_SECONDS
+// idle-10k's idle window (default 3 s).
 // Results go to bench/results/run.json and run.md (--json FILE: there, and the .md beside it);
 // npm run bench (bench/suite.ts) runs this as one part of the suite.
 //   node build/bench/run.js --only rr-100 --experiments --servers await,floor --rounds 7 --no-save
@@ -32,6 +34,8 @@ const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').
 const pick = args.includes('--servers') ? (args[args.indexOf('--servers') + 1] ?? '').toLowerCase().split(',') : null;
 const resultsFile = resultsPath(args, 'run');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
+// idle-10k's window for the server's idle CPU (read in 10 ms ticks).
+const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? '3');
 const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const python = spawnSync('python3', ['-c', 'import asyncore'], { stdio: 'ignore' }).status === 0;
@@ -185,7 +189,7 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
       await sleep(500); // let the server finish accepting
       const rssAfter = rssKiB(pid);
       const t0 = cpuTicks(pid);
-      const idleMs = 3000;
+      const idleMs = idleSeconds * 1000;
       await sleep(idleMs);
       const ticks = cpuTicks(pid) - t0;
       load.stdin.write('go\n');
@@ -342,6 +346,7 @@ const environment = {
   loadgen,
   rounds,
   secondsPerRun: seconds,
+  idleSeconds,
   command: `node build/bench/run.js ${args.join(' ')}`.trim(),
 };
 saveResults(resultsFile, { environment, rows, scaling });

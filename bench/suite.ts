@@ -34,22 +34,22 @@ interface Part {
   readonly rounds: boolean;
 }
 
-// The short suite's choices: one round each, and the workloads that say most
-// per second spent (the scaling-* runs and the second half of each part's
-// rounds are what --full adds).
+// The short suite's choices: one or two rounds each, and the workloads that
+// say most per second spent (the scaling-* runs and the remaining rounds are
+// what --full adds).
 const PARTS: readonly Part[] = [
   { name: 'loop-scaling', script: 'loop-scaling.js', own: null, short: ['0.5'], rounds: false },
   { name: 'poll-delay', script: 'poll-delay.js', own: null, short: ['--trials', '10'], rounds: false },
-  { name: 'run', script: 'run.js', own: 'run', short: ['--rounds', '1', '--only', 'rr-100,rr-1,stream-8,churn,idle-10k'], rounds: true },
+  { name: 'run', script: 'run.js', own: 'run', short: ['--rounds', '2', '--only', 'rr-100,rr-1,stream-8,churn,idle-10k'], rounds: true },
   { name: 'client-stream', script: 'client-stream.js', own: null, short: ['--rounds', '1'], rounds: true },
-  { name: 'tls', script: 'tls.js', own: 'tls', short: ['--rounds', '1'], rounds: true },
+  { name: 'tls', script: 'tls.js', own: 'tls', short: ['--rounds', '2'], rounds: true },
   { name: 'udp', script: 'udp.js', own: 'udp', short: ['--rounds', '1', '--seconds', '1'], rounds: true },
-  { name: 'framing', script: 'framing.js', own: 'framing', short: ['--rounds', '1'], rounds: true },
+  { name: 'framing', script: 'framing.js', own: 'framing', short: ['--rounds', '2'], rounds: true },
   { name: 'http', script: 'http.js', own: 'http', short: ['--rounds', '1'], rounds: true },
   { name: 'resp', script: 'resp.js', own: 'resp', short: ['--rounds', '1', '--requests', '20000'], rounds: true },
 ];
-/** The short suite's environment: one-second runs, two measured TLS passes. */
-const SHORT_ENV = { BENCH_SECONDS: '1', BENCH_TLS_REPEAT: '2' };
+/** The short suite's environment: one-second runs, idle-10k idle for 1 s, three measured TLS passes. */
+const SHORT_ENV = { BENCH_SECONDS: '1', BENCH_IDLE_SECONDS: '1', BENCH_TLS_REPEAT: '3' };
 
 const argv = process.argv.slice(2);
 const full = argv.includes('--full');
