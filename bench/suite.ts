@@ -40,7 +40,7 @@ interface Part {
 const PARTS: readonly Part[] = [
   { name: 'loop-scaling', script: 'loop-scaling.js', own: null, short: ['0.5'], rounds: false },
   { name: 'poll-delay', script: 'poll-delay.js', own: null, short: ['--trials', '10'], rounds: false },
-  { name: 'run', script: 'run.js', own: 'run', short: ['--rounds', '2', '--only', 'rr-100,rr-1,stream-8,churn,idle-10k'], rounds: true },
+  { name: 'run', script: 'run.js', own: 'run', short: ['--rounds', '1', '--only', 'rr-100,rr-1,stream-8,churn,idle-10k'], rounds: true },
   { name: 'client-stream', script: 'client-stream.js', own: null, short: ['--rounds', '1'], rounds: true },
   { name: 'tls', script: 'tls.js', own: 'tls', short: ['--rounds', '2'], rounds: true },
   { name: 'udp', script: 'udp.js', own: 'udp', short: ['--rounds', '1', '--seconds', '1'], rounds: true },
