@@ -1,9 +1,9 @@
 // The whole benchmark suite, one part after another, merged into one file:
 // bench/results/latest.json (described in docs/performance.md, "Running the
-// suite"). By default every part runs short (one round, one-second runs, the
-// echo workloads that matter most): a few minutes in all. --full runs each
-// part as it runs alone, with its own defaults (three rounds and every
-// workload: half an hour or more), and also leaves each part's own file in
+// suite"). By default every part runs short (one or two rounds, one-second
+// runs, the echo workloads that matter most): under five minutes in all.
+// --full runs each part as it runs alone, with its own defaults (three rounds
+// and every workload: 10-15 minutes), and also leaves each part's own file in
 // bench/results/ as the part alone would.
 //
 //   npm run bench                          the short suite
