@@ -84,9 +84,8 @@ async function runPart(part: Part, index: number, scratch: string): Promise<Outc
   const json = full && part.own !== null ? path.join(root, 'bench/results', `${part.own}.json`) : path.join(scratch, `${part.name}.json`);
   rmSync(json, { force: true });
   const args = partArgs(part, json);
-  // The command as one would type it alone (the scratch file left out).
-  const shown = full && part.own !== null ? args : args.slice(0, -2);
-  const command = `node build/bench/${part.script} ${shown.join(' ')}`.trim();
+  // The command as one would type it alone: without --json, it writes its own file or none.
+  const command = `node build/bench/${part.script} ${args.slice(0, -2).join(' ')}`.trim();
   const prefix = `[${part.name}]`;
   process.stderr.write(`${prefix} part ${index + 1}/${parts.length}: ${command}\n`);
   const started = performance.now();
@@ -138,6 +137,6 @@ const environment = {
 const latest = path.join(root, 'bench/results/latest.json');
 saveResults(latest, { environment, parts: outcomes });
 const failed = Object.entries(outcomes).filter(([, o]) => o.status === 'failed').map(([name]) => name);
-process.stderr.write(`[suite] ${parts.length} parts in ${Math.floor(seconds / 60)} min ${seconds % 60} s`
+process.stderr.write(`[suite] ${parts.length} part${parts.length === 1 ? '' : 's'} in ${Math.floor(seconds / 60)} min ${seconds % 60} s`
   + `${failed.length > 0 ? `, failed: ${failed.join(', ')}` : ''}; wrote ${path.relative(root, latest)}\n`);
 if (failed.length > 0) process.exitCode = 1;
