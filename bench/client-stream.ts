@@ -8,17 +8,19 @@
 // Clients are interleaved round by round; ratios are to raw node:net from the
 // same round; client CPU seconds per GB is read from /proc.
 //
-//   node build/bench/client-stream.js [--rounds 3]
+//   node build/bench/client-stream.js [--rounds 3] [--json FILE]
 //   node build/bench/client-stream.js --client <name> --port <p> --direction <d> --seconds <s>
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AF_INET, Channel } from 'asyncore';
+import { resultsPath, saveResults } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -252,14 +254,26 @@ async function orchestrate(): Promise<void> {
   } finally {
     server.kill('SIGKILL');
   }
-  const table = ['| direction | client | MB/s median (min–max) | ratio to raw | client CPU s per GB | CPU ratio | errors |', '|---|---|---|---|---|---|---|'];
-  for (const [key, list] of samples) {
-    const [direction, name] = key.split('|') as [string, string];
+  const rows = [...samples].map(([key, list]) => {
+    const [direction, client] = key.split('|') as [string, string];
     const mbps = list.map((s) => s.mbps);
-    table.push(`| ${direction} | ${name} | ${median(mbps).toFixed(0)} (${Math.min(...mbps).toFixed(0)}–${Math.max(...mbps).toFixed(0)}) | ${median(list.map((s) => s.ratio)).toFixed(2)} | ${median(list.map((s) => s.cpuPerGB)).toFixed(2)} | ${median(list.map((s) => s.cpuRatio)).toFixed(2)} | ${list.reduce((n, s) => n + s.errors, 0)} |`);
+    return {
+      direction, client,
+      megabytesPerSecond: median(mbps), min: Math.min(...mbps), max: Math.max(...mbps),
+      ratio: median(list.map((s) => s.ratio)),
+      cpuSecondsPerGB: median(list.map((s) => s.cpuPerGB)),
+      cpuRatio: median(list.map((s) => s.cpuRatio)),
+      errors: list.reduce((n, s) => n + s.errors, 0),
+    };
+  });
+  const table = ['| direction | client | MB/s median (min–max) | ratio to raw | client CPU s per GB | CPU ratio | errors |', '|---|---|---|---|---|---|---|'];
+  for (const r of rows) {
+    table.push(`| ${r.direction} | ${r.client} | ${r.megabytesPerSecond.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)}) | ${r.ratio.toFixed(2)} | ${r.cpuSecondsPerGB.toFixed(2)} | ${r.cpuRatio.toFixed(2)} | ${r.errors} |`);
   }
   console.log(table.join('\n'));
   console.log(`\n${rounds} rounds of ${seconds} s, taskset ${hasTaskset ? 'on' : 'off'}, ${process.version}`);
+  const environment = { date: new Date().toISOString(), node: process.version, cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`, taskset: hasTaskset, rounds, secondsPerRun: seconds };
+  saveResults(resultsPath(args, null), { environment, rows });
 }
 
 if (args.includes('--peer')) {

@@ -10,23 +10,23 @@
 // rounds. Then the scanner alone: MB/s over 1 KiB lines fed in 1-byte and in
 // 64 KiB chunks.
 //
-//   npm run bench                                     (the whole suite, this last)
+//   npm run bench                                     (the whole suite, this one part of it)
 //   node build/bench/framing.js --rounds 5 --no-save   (after tsc -p tsconfig.bench.json)
 //   node build/bench/framing.js --servers lines,chunks --no-save   (a subset; raw always runs)
 // BENCH_SECONDS sets each run's length (default 1.5 s): about 40 s in all by default.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, nextLine, outputLines, pin, taskset, ticks, TICKS_PER_SECOND } from './proc.js';
+import { median, nextLine, outputLines, pin, resultsPath, saveResults, taskset, ticks, TICKS_PER_SECOND } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 const argv = process.argv.slice(2);
 const rounds = Math.max(1, Number(argv[argv.indexOf('--rounds') + 1] ?? 3) || 3);
-const save = !argv.includes('--no-save');
+const resultsFile = resultsPath(argv, 'framing');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
 // The scanner is not public: taken from the build of src (npm run build).
 type ScannerModule = typeof import('../dist/framing/scanner.js');
@@ -181,7 +181,4 @@ const environment = {
   loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? NaN },
   command: `node build/bench/framing.js ${argv.join(' ')}`.trim(),
 };
-if (save) {
-  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(root, 'bench/results/framing.json'), `${JSON.stringify({ environment, rows, scanner }, null, 2)}\n`);
-}
+saveResults(resultsFile, { environment, rows, scanner });

@@ -12,24 +12,25 @@
 // requests. Configurations interleave round by round, each round starting
 // with another; each run follows an unmeasured one-second warm-up.
 //
-//   npm run bench                                  (the whole suite, this last)
+//   npm run bench                                  (the whole suite, this one part of it)
 //   node build/bench/http.js --rounds 3 --no-save   (after tsc -p tsconfig.bench.json)
 // BENCH_SECONDS sets each run's length (default 3 s): about 80 s in all by default.
 // Results go to bench/results/http.json.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { resultsPath, saveResults } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 const argv = process.argv.slice(2);
 const rounds = Math.max(1, Number(argv[argv.indexOf('--rounds') + 1] ?? 3) || 3);
-const save = !argv.includes('--no-save');
+const resultsFile = resultsPath(argv, 'http');
 const seconds = Number(process.env.BENCH_SECONDS ?? '3');
 const CONNECTIONS = 50;
 const TICKS_PER_SECOND = 100;
@@ -234,7 +235,4 @@ const environment = {
   loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? NaN },
   command: `node build/bench/http.js ${argv.join(' ')}`.trim(),
 };
-if (save) {
-  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(root, 'bench/results/http.json'), `${JSON.stringify({ environment, rows }, null, 2)}\n`);
-}
+saveResults(resultsFile, { environment, rows });

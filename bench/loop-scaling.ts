@@ -3,16 +3,19 @@
 // interest on are always ready (a level event per pull); the rest sit idle in
 // the map. Both consumers read the same kind of channels, for a fixed time.
 //
-//   npm run build && node build/bench/loop-scaling.js [seconds-per-case]
+//   npm run build && node build/bench/loop-scaling.js [seconds-per-case] [--json FILE]
 import net from 'node:net';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { merge } from 'ix/asynciterable';
 import { AF_INET, Channel, ChannelMap, closeAll, loop } from 'asyncore';
 import type { ChannelEvent, LoopEvent } from 'asyncore';
+import { resultsPath, saveResults } from './proc.js';
 
 const BUSY = 10;
 const SIZES = [10, 1_000, 10_000];
-const seconds = Number(process.argv[2] ?? '1');
+const argv = process.argv.slice(2);
+const seconds = Number(argv.find((arg, i) => !arg.startsWith('--') && argv[i - 1] !== '--json') ?? '1');
 
 interface Fixture { map: ChannelMap; channels: Channel[]; cleanup(): Promise<void> }
 
@@ -68,12 +71,17 @@ async function measure(kind: 'loop' | 'merge', total: number): Promise<number> {
 }
 
 const rows: { sources: number; loopUs: number; mergeUs: number }[] = [];
-for (const total of SIZES) {
+for (const [i, total] of SIZES.entries()) {
   const loopUs = await measure('loop', total);
+  process.stderr.write(`case ${2 * i + 1}/${2 * SIZES.length} loop() over ${total} sources: ${loopUs.toFixed(2)} µs/event\n`);
   const mergeUs = await measure('merge', total);
+  process.stderr.write(`case ${2 * i + 2}/${2 * SIZES.length} ix merge over ${total} sources: ${mergeUs.toFixed(2)} µs/event\n`);
   rows.push({ sources: total, loopUs, mergeUs });
 }
 console.log('sources | loop() µs/event | ix merge µs/event');
 for (const row of rows) {
   console.log(`${String(row.sources).padStart(7)} | ${row.loopUs.toFixed(2).padStart(15)} | ${row.mergeUs.toFixed(2).padStart(17)}`);
 }
+
+const environment = { date: new Date().toISOString(), node: process.version, cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`, busy: BUSY, secondsPerCase: seconds };
+saveResults(resultsPath(argv, null), { environment, unit: 'µs per event', rows });

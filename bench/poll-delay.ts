@@ -4,13 +4,16 @@
 // flipped (a) from a timer, outside any handler, and (b) from another
 // channel's handleRead, as a proxy does. We time flag → handleWrite().
 //
-//   npm run build && node build/bench/poll-delay.js
+//   npm run build && node build/bench/poll-delay.js [--trials 20] [--json FILE]
 import net from 'node:net';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { AF_INET, ChannelMap, Dispatcher, closeAll, loop } from 'asyncore';
+import { resultsPath, saveResults } from './proc.js';
 
 const SIZES = [10, 1_000, 4_000];
-const TRIALS = 20;
+const argv = process.argv.slice(2);
+const TRIALS = argv.includes('--trials') ? Math.max(1, Number(argv[argv.indexOf('--trials') + 1]) || 20) : 20;
 
 class Target extends Dispatcher {
   want = false;
@@ -92,8 +95,19 @@ async function run(size: number): Promise<{ outside: number[]; handler: number[]
   return { outside, handler };
 }
 
-console.log('dispatchers | outside handlers: median / max ms | from a handler: median / max ms');
-for (const size of SIZES) {
+const rows: { dispatchers: number; outsideMedianMs: number; outsideMaxMs: number; handlerMedianMs: number; handlerMaxMs: number }[] = [];
+for (const [i, size] of SIZES.entries()) {
   const { outside, handler } = await run(size);
-  console.log(`${String(size).padStart(11)} | ${median(outside).toFixed(2)} / ${Math.max(...outside).toFixed(2)} | ${median(handler).toFixed(2)} / ${Math.max(...handler).toFixed(2)}`);
+  rows.push({
+    dispatchers: size,
+    outsideMedianMs: median(outside), outsideMaxMs: Math.max(...outside),
+    handlerMedianMs: median(handler), handlerMaxMs: Math.max(...handler),
+  });
+  process.stderr.write(`case ${i + 1}/${SIZES.length} ${size} dispatchers, ${TRIALS} trials: median ${median(outside).toFixed(2)} ms outside handlers, ${median(handler).toFixed(2)} ms from one\n`);
 }
+console.log('dispatchers | outside handlers: median / max ms | from a handler: median / max ms');
+for (const r of rows) {
+  console.log(`${String(r.dispatchers).padStart(11)} | ${r.outsideMedianMs.toFixed(2)} / ${r.outsideMaxMs.toFixed(2)} | ${r.handlerMedianMs.toFixed(2)} / ${r.handlerMaxMs.toFixed(2)}`);
+}
+const environment = { date: new Date().toISOString(), node: process.version, cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`, trials: TRIALS };
+saveResults(resultsPath(argv, null), { environment, rows });

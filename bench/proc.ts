@@ -1,10 +1,15 @@
 // What the benchmarks that run servers as child processes share: a process's
 // CPU time from /proc, pinning to a core with taskset, a child's output read
-// line by line, and medians.
+// line by line, medians, and where a part's JSON goes.
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root (this file runs from build/bench/). */
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Clock ticks per second of /proc's CPU times (USER_HZ). */
 export const TICKS_PER_SECOND = 100;
@@ -42,4 +47,26 @@ export function median(values: readonly number[]): number {
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/**
+ * Where a part writes its JSON: the file after `--json` (the suite passes one
+ * per part), else `bench/results/<own>.json` unless `--no-save` is given, or
+ * nowhere for a part without a file of its own (`own` null).
+ */
+export function resultsPath(argv: readonly string[], own: string | null): string | null {
+  const at = argv.indexOf('--json');
+  if (at >= 0) {
+    const file = argv[at + 1];
+    if (file === undefined || file.startsWith('--')) throw new Error('--json needs a file name');
+    return path.resolve(file);
+  }
+  return own === null || argv.includes('--no-save') ? null : path.join(root, 'bench/results', `${own}.json`);
+}
+
+/** Writes `data` as indented JSON to `file` (if any), making its folder. */
+export function saveResults(file: string | null, data: unknown): void {
+  if (file === null) return;
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
 }

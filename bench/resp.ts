@@ -9,19 +9,18 @@
 // Each round starts the servers, warms them up, then runs every load against
 // each in turn (the order rotating by round); medians of the rounds.
 //
-//   npm run bench                                    (the whole suite, this last)
+//   npm run bench                                    (the whole suite, this one part of it)
 //   node build/bench/resp.js --rounds 5 --no-save    (after npm run build and tsc -p tsconfig.bench.json)
 //   node build/bench/resp.js --requests 50000        (requests per run without -P; 10× that with -P 16)
 // Without redis-server (Debian redis-server) or redis-benchmark (redis-tools) it says so and skips.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, nextLine, outputLines, pin, ticks, TICKS_PER_SECOND } from './proc.js';
+import { median, nextLine, outputLines, pin, resultsPath, saveResults, ticks, TICKS_PER_SECOND } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -29,7 +28,7 @@ const argv = process.argv.slice(2);
 const option = (name: string, fallback: number): number => Math.max(1, Number(argv[argv.indexOf(name) + 1] ?? fallback) || fallback);
 const rounds = argv.includes('--rounds') ? option('--rounds', 3) : 3;
 const requests = argv.includes('--requests') ? option('--requests', 100_000) : 100_000;
-const save = !argv.includes('--no-save');
+const resultsFile = resultsPath(argv, 'resp');
 
 const missing = ['redis-server', 'redis-benchmark'].filter((command) => spawnSync(command, ['--version'], { stdio: 'ignore' }).status !== 0);
 if (missing.length > 0) {
@@ -188,7 +187,4 @@ const environment = {
   loadAverage: { before: loadBefore, after: os.loadavg()[0] ?? NaN },
   command: `node build/bench/resp.js ${argv.join(' ')}`.trim(),
 };
-if (save) {
-  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(root, 'bench/results/resp.json'), `${JSON.stringify({ environment, rows }, null, 2)}\n`);
-}
+saveResults(resultsFile, { environment, rows });

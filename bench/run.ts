@@ -2,11 +2,15 @@
 // interleaved round by round, each figure also as a ratio to raw node:net from
 // the same round. Server CPU is read from /proc (user + system, all threads).
 //
-//   npm run bench              3 rounds (a few minutes)
-//   npm run bench -- --rounds 5
+//   node build/bench/run.js            3 rounds, every workload (about 10 minutes)
+//   node build/bench/run.js --rounds 5
 //   node build/bench/run.js --only rr-100 --servers await,helpers --no-save
 //     (a subset: --only names workloads, --servers picks servers by a part of
 //     their name, raw node:net always runs; --no-save keeps bench/results as is)
+// BENCH_SECONDS sets each run's length (default 1.5 s), BENCH_IDLE_SECONDS
+// idle-10k's idle window (default 3 s).
+// Results go to bench/results/run.json and run.md (--json FILE: there, and the .md beside it);
+// npm run bench (bench/suite.ts) runs this as one part of the suite.
 //   node build/bench/run.js --only rr-100 --experiments --servers await,floor --rounds 7 --no-save
 //     (adds the minimal experiment servers of bench/servers/experiments)
 //   node build/bench/run.js --baseline ../other/build/bench --no-save
@@ -14,12 +18,13 @@
 //     interleaved in the same rounds: a before/after comparison on one machine state)
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { resultsPath, saveResults } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -27,8 +32,10 @@ const args = process.argv.slice(2);
 const rounds = Number(args[args.indexOf('--rounds') + 1] ?? 3) || 3;
 const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : null;
 const pick = args.includes('--servers') ? (args[args.indexOf('--servers') + 1] ?? '').toLowerCase().split(',') : null;
-const save = !args.includes('--no-save');
+const resultsFile = resultsPath(args, 'run');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
+// idle-10k's window for the server's idle CPU (read in 10 ms ticks).
+const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? '3');
 const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const python = spawnSync('python3', ['-c', 'import asyncore'], { stdio: 'ignore' }).status === 0;
@@ -182,7 +189,7 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
       await sleep(500); // let the server finish accepting
       const rssAfter = rssKiB(pid);
       const t0 = cpuTicks(pid);
-      const idleMs = 3000;
+      const idleMs = idleSeconds * 1000;
       await sleep(idleMs);
       const ticks = cpuTicks(pid) - t0;
       load.stdin.write('go\n');
@@ -339,11 +346,10 @@ const environment = {
   loadgen,
   rounds,
   secondsPerRun: seconds,
-  command: `npm run bench -- ${args.join(' ')}`.trim(),
+  idleSeconds,
+  command: `node build/bench/run.js ${args.join(' ')}`.trim(),
 };
-if (save) {
-  const resultsDir = path.join(root, 'bench/results');
-  if (!existsSync(resultsDir)) mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify({ environment, rows, scaling }, null, 2)}\n`);
-  writeFileSync(path.join(resultsDir, 'latest.md'), `${table.join('\n')}\n\n${scaling.length > 0 ? `${scalingTable.join('\n')}\n\n` : ''}Environment: ${JSON.stringify(environment)}\n`);
+saveResults(resultsFile, { environment, rows, scaling });
+if (resultsFile !== null) {
+  writeFileSync(resultsFile.replace(/\.json$/, '.md'), `${table.join('\n')}\n\n${scaling.length > 0 ? `${scalingTable.join('\n')}\n\n` : ''}Environment: ${JSON.stringify(environment)}\n`);
 }

@@ -3,9 +3,10 @@
 // round. Figures are per server CPU-second (user + system from /proc), and
 // each round's ratio is ours / raw; the median over the rounds is reported.
 //
-//   npm run bench                      (this runs last)
+//   npm run bench                      (the whole suite, this one part of it)
 //   node build/bench/tls.js            3 rounds, about 30-60 s
 //   node build/bench/tls.js --rounds 5 --no-save
+// BENCH_TLS_REPEAT sets the measured passes per run (default 6).
 //
 // Workloads: rr-100 (100 ping-pongs of 64 bytes per connection, many
 // connections at once) and stream-8 (8 writes of 64 KiB per connection, echoed
@@ -13,7 +14,7 @@
 // Results go to bench/results/tls.json.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +22,9 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { listen } from 'asyncore';
 import type { Channel } from 'asyncore';
+import { resultsPath, saveResults } from './proc.js';
 
 const HOST = '127.0.0.1';
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 
@@ -130,7 +130,7 @@ const median = (values: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const rounds = Math.max(3, Number(option('--rounds') ?? 3));
+  const rounds = Math.max(1, Number(option('--rounds') ?? 3) || 3);
   const repeat = Number(process.env.BENCH_TLS_REPEAT ?? '6');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
   try {
@@ -158,11 +158,7 @@ async function main(): Promise<void> {
       results.push(result);
       console.log(`${w.name}: raw node:tls ${result.raw.toFixed(1)}, asyncore ${result.ours.toFixed(1)} ${w.unit}/CPU-s; ratio ${result.ratio.toFixed(3)} (median of ${rounds})`);
     }
-    if (!args.includes('--no-save')) {
-      mkdirSync(path.join(root, 'bench/results'), { recursive: true });
-      const out = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rounds, repeat, results };
-      writeFileSync(path.join(root, 'bench/results/tls.json'), `${JSON.stringify(out, null, 2)}\n`);
-    }
+    saveResults(resultsPath(args, 'tls'), { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rounds, repeat, results });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@
 // from /proc), and its ratio to the raw server's in the same round; loss is
 // counted for each server (sent and never echoed). Median of the rounds.
 //
-//   npm run bench                       (runs it after the TCP suite)
+//   npm run bench                       (the whole suite, this one part of it)
 //   node build/bench/udp.js             3 rounds, about 50 s
 //   node build/bench/udp.js --rounds 5 --seconds 3 --rate 40000 --no-save
 //   node build/bench/udp.js --servers udp-await,experiments/udp-raw-callback --no-save
@@ -14,11 +14,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { resultsPath, saveResults } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -33,7 +34,7 @@ const rounds = option('--rounds', 3);
 const seconds = option('--seconds', 2);
 const rate = option('--rate', 20_000);
 const window = option('--window', 128);
-const save = !args.includes('--no-save');
+const resultsFile = resultsPath(args, 'udp');
 const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
@@ -128,7 +129,7 @@ for (let round = 1; round <= rounds; round++) {
       const key = `${load.name}|${server.name}`;
       append(samples, key, sample);
       append(ratios, key, sample.perCpuSecond / raw.perCpuSecond);
-      process.stderr.write(`round ${round} ${load.name.padEnd(16)} ${server.name.padEnd(20)} ${Math.round(sample.perSecond)}/s echoed, `
+      process.stderr.write(`round ${round}/${rounds} ${load.name.padEnd(16)} ${server.name.padEnd(20)} ${Math.round(sample.perSecond)}/s echoed, `
         + `${Math.round(sample.perCpuSecond)} per CPU-s, lost ${sample.lost} of ${sample.sent}\n`);
     }
   }
@@ -159,15 +160,13 @@ for (const row of rows) {
     + `${row.ratioToRaw.toFixed(2)}   ${row.lost.join(', ')}`);
 }
 
-if (save) {
-  const dir = path.join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
+if (resultsFile !== null) {
   const machine = {
     cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version, taskset: hasTaskset,
     // Other work on the machine makes the figures noisy: the load average says how much there was.
     loadAverageBefore: loadBefore, loadAverageAfter: os.loadavg(),
   };
   const out = { date: new Date().toISOString(), machine, rounds, seconds, rate, window, payloadBytes: 64, rows };
-  writeFileSync(path.join(dir, 'udp.json'), `${JSON.stringify(out, null, 2)}\n`);
-  console.log(`saved bench/results/udp.json`);
+  saveResults(resultsFile, out);
+  console.log(`saved ${path.relative(root, resultsFile)}`);
 }
