@@ -163,6 +163,9 @@ interface ServerSettings {
 /** One connection being served: its channel and the handler's signal, made only if asked for. */
 class Session implements ServeContext {
   readonly channel: Channel;
+  // The server's list of running sessions, linked through them (no set to grow and shrink).
+  prev: Session | null = null;
+  next: Session | null = null;
   #controller: AbortController | null = null;
   #reason: ServerClosingError | null;
 
@@ -206,7 +209,8 @@ export class Server implements AsyncDisposable {
   readonly #handler: ServeHandler;
   readonly #options: ServerSettings;
   // Handlers running, and the lingering channels of handlers that returned.
-  readonly #live = new Set<Session>();
+  #first: Session | null = null;
+  #count = 0;
   readonly #held = new Set<Channel>();
   // Before the shutdown: channels that lingered when their handler returned,
   // pruned of released ones as it doubles (no callback per connection).
@@ -265,7 +269,7 @@ export class Server implements AsyncDisposable {
    * console.log(`${running.connectionCount} connections`);
    * ```
    */
-  get connectionCount(): number { return this.#live.size; }
+  get connectionCount(): number { return this.#count; }
 
   /**
    * Resolves once the server has shut down: the listener closed, every
@@ -319,7 +323,7 @@ export class Server implements AsyncDisposable {
       for await (const event of listener) {
         if (event.type === 'accept') {
           while (this.#reason === null) {
-            if (this.#live.size >= this.#options.max) {
+            if (this.#count >= this.#options.max) {
               await new Promise<void>((resolve) => { this.#room = resolve; });
               this.#room = null;
               continue;
@@ -344,7 +348,10 @@ export class Server implements AsyncDisposable {
     // Checked settings pass through the constructor's check as they are.
     const channel = new Channel(sock, this.#listener.map, this.#options.settings as unknown as ChannelOptions);
     const session = new Session(channel, this.#reason);
-    this.#live.add(session);
+    session.next = this.#first;
+    if (this.#first !== null) this.#first.prev = session;
+    this.#first = session;
+    this.#count++;
     let result: unknown;
     try {
       result = this.#handler(channel, session);
@@ -361,7 +368,11 @@ export class Server implements AsyncDisposable {
 
   /** A handler settled: report its failure, close its connection, make room. */
   #finish(session: Session, ...failure: [unknown?]): void {
-    this.#live.delete(session);
+    if (session.prev !== null) session.prev.next = session.next;
+    else this.#first = session.next;
+    if (session.next !== null) session.next.prev = session.prev;
+    session.prev = session.next = null;
+    this.#count--;
     const channel = session.channel;
     if (failure.length > 0 && !session.expected(failure[0])) this.#report(failure[0], channel);
     channel.close();
@@ -401,7 +412,7 @@ export class Server implements AsyncDisposable {
    * released (a handler that ignores its aborted connection is not waited for).
    */
   #check(): void {
-    if (this.#settled !== null && (this.#live.size === 0 || this.#expired) && this.#held.size === 0) this.#settled();
+    if (this.#settled !== null && (this.#count === 0 || this.#expired) && this.#held.size === 0) this.#settled();
   }
 
   async #shutDown(seconds: number): Promise<undefined> {
@@ -410,7 +421,7 @@ export class Server implements AsyncDisposable {
     this.#options.signal?.removeEventListener('abort', this.#onAbort);
     this.#listener.close();
     this.#room?.();
-    for (const session of this.#live) session.stop(reason);
+    for (let session = this.#first; session !== null; session = session.next) session.stop(reason);
     for (const channel of this.#lingering) if (channel.lingering) this.#hold(channel);
     this.#lingering = [];
     const settled = new Promise<void>((resolve) => { this.#settled = resolve; });
@@ -421,7 +432,8 @@ export class Server implements AsyncDisposable {
     clearTimeout(timer);
     // Past the drain: reset what is left, lingering closes included.
     this.#expired = true;
-    for (const { channel } of this.#live) {
+    for (let session = this.#first; session !== null; session = session.next) {
+      const channel = session.channel;
       channel.abort();
       if (channel.lingering) this.#hold(channel);
     }
