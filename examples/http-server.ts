@@ -1,6 +1,7 @@
 // An HTTP/1.1 server on the framing layer: a FrameReader over each connection
-// reads the request line and headers with readLine() and a Content-Length body
-// with readExactly(); serve() runs each connection as a task of its own.
+// reads the request line and headers with tryReadLine() (readLine() when a line
+// is not held yet) and a Content-Length body with tryReadExactly()/readExactly();
+// serve() runs each connection as a task of its own.
 // Keep-alive and pipelining (requests answered in order), with the bounds a
 // server needs. Optionally several worker processes (node:cluster).
 //
@@ -74,7 +75,8 @@ interface Request {
 async function headLine(reader: FrameReader, budget: { left: number }, tooLong: number, signal?: AbortSignal): Promise<Buffer | null> {
   let line: Buffer | null;
   try {
-    line = await reader.readLine({ signal });
+    // A line already held is taken at once; only a line still to come is awaited.
+    line = reader.tryReadLine() ?? await reader.readLine({ signal });
   } catch (error) {
     if (error instanceof FrameTooLongError) throw new Refusal(tooLong);
     throw error;
@@ -118,7 +120,7 @@ async function readRequest(reader: FrameReader, conn: Channel, signal: AbortSign
   const length = Number(declared);
   if (length > MAX_BODY) throw new Refusal(413);
   if (length > 0 && minor === '1' && headers.get('expect')?.toLowerCase() === '100-continue') await conn.write(CONTINUE);
-  const body = await reader.readExactly(length);
+  const body = reader.tryReadExactly(length) ?? await reader.readExactly(length);
   if (body === null) return null;
   const options = (headers.get('connection') ?? '').toLowerCase().split(/\s*,\s*/);
   const keepAlive = minor === '1' ? !options.includes('close') : options.includes('keep-alive');
@@ -139,12 +141,14 @@ function httpDate(): string {
 
 /** A whole response, head and body, in one buffer (`withBody` false for HEAD). */
 function response(status: number, body: Buffer | string, keepAlive: boolean, options: { type?: string; extra?: string; withBody?: boolean } = {}): Buffer {
-  const payload = typeof body === 'string' ? Buffer.from(body) : body;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   const head = `HTTP/1.1 ${status} ${REASONS[status] ?? ''}\r\nDate: ${httpDate()}\r\n`
-    + `Content-Type: ${options.type ?? 'text/plain'}\r\nContent-Length: ${payload.length}\r\n${options.extra ?? ''}`
+    + `Content-Type: ${options.type ?? 'text/plain'}\r\nContent-Length: ${length}\r\n${options.extra ?? ''}`
     + `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
   if (options.withBody === false) return Buffer.from(head, 'latin1');
-  return Buffer.concat([Buffer.from(head, 'latin1'), payload], head.length + payload.length);
+  // A text body goes out with its head as one string, encoded once.
+  if (typeof body === 'string') return Buffer.from(head + body);
+  return Buffer.concat([Buffer.from(head, 'latin1'), body], head.length + body.length);
 }
 
 /** The routes: the response to a request. */
@@ -176,7 +180,10 @@ async function serveHttp(conn: Channel, { signal }: ServeContext): Promise<void>
     }
     if (request === null) return;
     const keepAlive = request.keepAlive && !signal.aborted;
-    await conn.write(answer(request, keepAlive)); // waits while the client does not read
+    const reply = answer(request, keepAlive);
+    // send() takes what fits now; write() waits for room only for the rest (a client not reading).
+    const sent = conn.send(reply);
+    if (sent < reply.length) await conn.write(reply.subarray(sent));
     if (!keepAlive) return;
   }
 }
