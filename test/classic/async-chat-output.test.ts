@@ -65,6 +65,15 @@ async function connected<C extends Chat>(t: Test, make: (map: ChannelMap) => C, 
   return { chat, peer, received, running, ended };
 }
 
+/**
+ * Pushes until the chat itself holds more than acOutBufferSize bytes (bounded):
+ * how much the kernel takes before a paused peer reads depends on its buffer
+ * autotuning, 4 MiB and more on loopback.
+ */
+function fill(chat: Chat): void {
+  for (let pushed = 0; chat.readable() && pushed < 256 << 20; pushed += 1 << 20) chat.push(Buffer.alloc(1 << 20));
+}
+
 function pattern(length: number, seed = 0): Buffer {
   const buf = Buffer.alloc(length);
   for (let i = 0; i < length; i++) buf[i] = (i * 7 + seed) % 251;
@@ -211,14 +220,7 @@ t.test('AsyncChat.readable() is false while more than acOutBufferSize pushed byt
   const { chat, peer } = await connected(t, (map) => new Chat(null, map), { paused: true });
   await chat.opened;
   t.equal(chat.readable(), true);
-  // How much the kernel takes before the peer reads depends on its buffer
-  // autotuning (4 MiB and more on loopback): push until the chat holds more
-  // than acOutBufferSize itself, bounded.
-  let pushed = 0;
-  while (chat.readable() && pushed < 256 << 20) {
-    chat.push(Buffer.alloc(1 << 20));
-    pushed += 1 << 20;
-  }
+  fill(chat);
   t.equal(chat.readable(), false, 'the peer does not read: stop reading from it');
   peer.resume();
   await deadline(new Promise<void>((resolve) => {
@@ -244,12 +246,12 @@ t.test('AsyncChat.discardBuffers() and close() release the producers queued: the
       return: async () => { released.push(name); return { done: true, value: undefined }; },
     }),
   });
-  chat.push(Buffer.alloc(4 << 20)); // fills the window: the producers stay queued
+  fill(chat); // the chat holds bytes of its own: the producers stay queued
   chat.pushWithProducer(syncSource('sync'));
   chat.pushWithProducer(asyncSource('async'));
   chat.discardBuffers();
   t.same(released, ['sync', 'async'], 'discardBuffers() returns both');
-  chat.push(Buffer.alloc(4 << 20));
+  fill(chat);
   chat.pushWithProducer(asyncSource('at close'));
   chat.close();
   t.same(released, ['sync', 'async', 'at close'], 'close() too');
