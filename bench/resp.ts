@@ -25,6 +25,16 @@ import { median, nextLine, outputLines, pin, resultsPath, saveResults, ticks, TI
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 const argv = process.argv.slice(2);
+if (argv.includes('--help')) {
+  console.log('usage: node build/bench/resp.js [--rounds N] [--requests N] [--no-save] [--json FILE]');
+  process.exit(0);
+}
+// Servers still running when this process ends (an interrupt, a closed pipe) are killed
+// with it: redis-server would otherwise outlive it, holding its port and a core.
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => { process.exit(1); });
+process.stdout.on('error', () => { process.exit(1); }); // EPIPE: the reader left
 const option = (name: string, fallback: number): number => Math.max(1, Number(argv[argv.indexOf(name) + 1] ?? fallback) || fallback);
 const rounds = argv.includes('--rounds') ? option('--rounds', 3) : 3;
 const requests = argv.includes('--requests') ? option('--requests', 100_000) : 100_000;
@@ -57,6 +67,7 @@ async function freePort(): Promise<number> {
 async function startOurs(): Promise<Server> {
   const [command, ...rest] = pin(0, ['node', path.join(root, 'build/examples/resp-server.js'), '--port', '0']);
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  children.add(child);
   const line = await nextLine(outputLines(child), OURS);
   const port = Number(/:(\d+)$/.exec(line)?.[1]);
   return { name: OURS, port, pid: child.pid as number, child };
@@ -65,6 +76,7 @@ async function startOurs(): Promise<Server> {
 async function startRaw(): Promise<Server> {
   const [command, ...rest] = pin(0, ['node', path.join(here, 'servers/raw-resp.js')]);
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  children.add(child);
   const { port, pid } = JSON.parse(await nextLine(outputLines(child), RAW)) as { port: number; pid: number };
   return { name: RAW, port, pid, child };
 }
@@ -74,12 +86,14 @@ async function startRedis(): Promise<Server> {
   const [command, ...rest] = pin(0, ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '',
     '--appendonly', 'no', '--io-threads', '1', '--daemonize', 'no']);
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
   const lines = outputLines(child);
   while (!(await nextLine(lines, REDIS)).includes('Ready to accept connections'));
   return { name: REDIS, port, pid: child.pid as number, child };
 }
 
 async function stop(server: Server): Promise<void> {
+  children.delete(server.child);
   if (server.child.exitCode !== null) return;
   server.child.kill('SIGKILL');
   await once(server.child, 'exit');
