@@ -19,22 +19,19 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { resultsPath, saveResults } from './proc.js';
+import { median, pin, resultsPath, root, saveResults, statFields, taskset, ticks, TICKS_PER_SECOND } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..', '..');
 const argv = process.argv.slice(2);
 const rounds = Math.max(1, Number(argv[argv.indexOf('--rounds') + 1] ?? 3) || 3);
 const resultsFile = resultsPath(argv, 'http');
 const seconds = Number(process.env.BENCH_SECONDS ?? '3');
 const CONNECTIONS = 50;
-const TICKS_PER_SECOND = 100;
-const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (spawnSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' }).status !== 0) {
   throw new Error('Cannot run the HTTP benchmark: wrk is missing (apt-get install -y wrk)');
 }
@@ -57,26 +54,19 @@ const part2: Config[] = [
   { name: TWO, command: ['node', example, '--workers', '2'], pinned: false },
 ];
 
-/** The fields of /proc/PID/stat after the command's name (state first). */
-function stat(pid: number | 'self'): string[] {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
-
 /** CPU ticks (user + system) of a process and its descendants so far. */
 function treeTicks(pid: number): number {
   const parents = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      parents.set(Number(entry), Number(stat(Number(entry))[1]));
+      parents.set(Number(entry), Number(statFields(Number(entry))[1]));
     } catch { /* gone meanwhile */ }
   }
   let total = 0;
   const visit = (at: number): void => {
     try {
-      const fields = stat(at);
-      total += Number(fields[11]) + Number(fields[12]);
+      total += ticks(at);
     } catch { return; }
     for (const [child, parent] of parents) if (parent === at) visit(child);
   };
@@ -86,17 +76,18 @@ function treeTicks(pid: number): number {
 
 /** CPU ticks of this process's children that exited and were reaped (wrk, once it is done). */
 function reapedTicks(): number {
-  const fields = stat('self');
+  const fields = statFields('self');
   return Number(fields[13]) + Number(fields[14]);
 }
 
-function pin(core: number, command: string[], pinned: boolean): [string, ...string[]] {
-  return (pinned && taskset ? ['taskset', '-c', String(core), ...command] : command) as [string, ...string[]];
+/** `command` on `core` when the configuration is pinned. */
+function pinIf(pinned: boolean, core: number, command: string[]): [string, ...string[]] {
+  return pinned ? pin(core, command) : command as [string, ...string[]];
 }
 
 /** Starts a server; its port from its first line (`listening HOST:PORT`, or the bench servers' JSON). */
 async function startServer(config: Config): Promise<{ child: ChildProcess; port: number }> {
-  const [command, ...rest] = pin(0, config.command, config.pinned);
+  const [command, ...rest] = pinIf(config.pinned, 0, config.command);
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   const first = await lines.next();
@@ -119,7 +110,7 @@ interface Load { requests: number; seconds: number; errors: number; cpu: number 
 
 /** wrk against `port` for `duration` seconds: what it did, and its own CPU seconds. */
 async function wrk(port: number, duration: number, pinned: boolean): Promise<Load> {
-  const [command, ...rest] = pin(1, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${duration}s`, `http://127.0.0.1:${port}/`], pinned);
+  const [command, ...rest] = pinIf(pinned, 1, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${duration}s`, `http://127.0.0.1:${port}/`]);
   const before = reapedTicks();
   const load = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -159,13 +150,6 @@ async function measure(config: Config): Promise<Run> {
   } finally {
     await stopServer(child);
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 const loadBefore = os.loadavg()[0] ?? NaN;

@@ -17,10 +17,15 @@ export const TICKS_PER_SECOND = 100;
 /** Whether taskset works here; without it nothing is pinned. */
 export const taskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
+/** The fields of /proc/PID/stat after the command's name (the state first). */
+export function statFields(pid: number | 'self'): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** CPU ticks (user + system, every thread) a process has used so far. */
 export function ticks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   return Number(fields[11]) + Number(fields[12]);
 }
 
