@@ -36,6 +36,8 @@ let nextId = 1;
 export const STREAM = Symbol('asyncore.stream');
 /** Where the datagram methods find the socket and role of a datagram channel. */
 export const DATAGRAM = Symbol('asyncore.datagram');
+/** @internal The key of a listener's accept without the peer's address (for code that wraps the socket at once). */
+export const TAKE_SOCKET = Symbol('asyncore.takeSocket');
 
 /**
  * The default map, used by channels and loops that are given none: Python's `socket_map`.
@@ -438,12 +440,20 @@ export abstract class ChannelBase implements Front {
    * ```
    */
   accept(): [net.Socket, Address] | null {
+    const sock = this[TAKE_SOCKET]();
+    return sock === null ? null : [sock, queuedAddress(sock)];
+  }
+
+  /**
+   * @internal As `accept()`, the socket alone: `connections()` and `serve()`
+   * wrap it in a channel at once, which reads the address itself, so no
+   * pair and no address array are made for them.
+   */
+  [TAKE_SOCKET](): net.Socket | null {
     this.#checkOpen('accept');
     const listener = this.#listener;
     if (listener === null) throw new ChannelStateError('Cannot accept: the channel is not listening');
-    const sock = listener.take();
-    if (sock === null) return null;
-    return [sock, queuedAddress(sock)];
+    return listener.take();
   }
 
   /**

@@ -4,7 +4,7 @@
 import { AsyncIterableX } from 'ix/asynciterable';
 import { SHUT_RD, SHUT_WR } from './constants.js';
 import type { Address, ShutdownHow } from './constants.js';
-import { DATAGRAM, STREAM } from './channel-base.js';
+import { DATAGRAM, STREAM, TAKE_SOCKET } from './channel-base.js';
 import { DatagramBase } from './channel-datagram.js';
 import { DEFAULT_SETTINGS, checkNoReadBuffer, checkOptions } from './channel-options.js';
 import type { ChannelOptions, ChunksOptions, ConnectionsOptions, Settings, WriteOptions } from './channel-options.js';
@@ -474,9 +474,9 @@ export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Cha
       this.#checkCanListen();
       return null;
     }
-    const pair = this.accept();
+    const sock = this[TAKE_SOCKET]();
     // Checked settings pass through the constructor's check as they are.
-    return pair === null ? null : new Channel(pair[0], this.map, options as unknown as ChannelOptions);
+    return sock === null ? null : new Channel(sock, this.map, options as unknown as ChannelOptions);
   }
 
   /** @internal The stream role, for the iterator of chunks(). */

@@ -8,6 +8,7 @@
 //                                      └──drainTimeout: abort the rest──▶ closed
 import type { Socket } from 'node:net';
 import { Channel } from './channel.js';
+import { TAKE_SOCKET } from './channel-base.js';
 import type { ChannelOptions, Settings } from './channel-options.js';
 import { checkNoReadBuffer, checkOptions } from './channel-options.js';
 import type { Address } from './constants.js';
@@ -328,9 +329,9 @@ export class Server implements AsyncDisposable {
               this.#room = null;
               continue;
             }
-            const pair = listener.accept();
-            if (pair === null) break;
-            this.#start(pair[0]);
+            const sock = listener[TAKE_SOCKET]();
+            if (sock === null) break;
+            this.#start(sock);
           }
         } else if (event.type === 'error') {
           this.#report(event.error, null);
