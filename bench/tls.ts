@@ -6,6 +6,7 @@
 //   npm run bench                      (the whole suite, this one part of it)
 //   node build/bench/tls.js            3 rounds, about 30-60 s
 //   node build/bench/tls.js --rounds 5 --no-save
+//   node build/bench/tls.js --workload stream-8   (one workload only)
 // BENCH_TLS_REPEAT sets the measured passes per run (default 6).
 //
 // Workloads: rr-100 (100 ping-pongs of 64 bytes per connection, many
@@ -140,7 +141,8 @@ async function main(): Promise<void> {
     if (made.status !== 0) throw new Error(`Cannot make the certificate: openssl failed: ${made.stderr}`);
     const ca = readFileSync(path.join(dir, 'cert.pem'));
     const results: Record<string, unknown>[] = [];
-    for (const w of WORKLOADS) {
+    const only = option('--workload');
+    for (const w of WORKLOADS.filter((each) => only === undefined || each.name === only)) {
       const ratios: number[] = [];
       const ours: number[] = [];
       const raw: number[] = [];

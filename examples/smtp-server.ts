@@ -205,12 +205,15 @@ class SmtpSession extends AsyncChat {
   #startTls(): void {
     this.#phase = 'quiet';
     this.setTerminator(null); // the rest of this read goes to collectIncomingData(), which drops it
-    // A producer, so that the handshake starts once the 220 (and every reply
-    // queued before it) was handed to the socket: startTls() sends those first.
+    // An async producer: startTls() is called after this read was scanned
+    // (called from foundTerminator(), it would hand the rest of the read to
+    // TLS instead), and once the 220 and every reply before it were sent.
     this.pushWithProducer(this.#upgrade());
   }
 
-  *#upgrade(): Generator<string> {
+  // Async for when it runs (after the read), not to await anything.
+  // eslint-disable-next-line @typescript-eslint/require-await
+  async *#upgrade(): AsyncGenerator<string> {
     yield '220 2.0.0 Ready to start TLS\r\n';
     this.startTls(credentials).then(() => {
       // RFC 3207 section 4.2: forget everything the client said before.

@@ -25,6 +25,7 @@ import { startTlsSetup } from './tls-options.js';
 import type { StartTlsOptions } from './tls-options.js';
 import { acceptorOf } from './transports/tls-listener.js';
 import { startTlsStream } from './transports/tls-stream.js';
+import type { TlsSetup } from './transports/tls-stream.js';
 
 export { socketMap } from './channel-base.js';
 
@@ -320,15 +321,7 @@ export class Channel extends DatagramBase implements AsyncIterable<CoreEvent<Cha
    * ```
    */
   startTls(options: StartTlsOptions): Promise<undefined> {
-    checkObject(options);
-    const state = this.state;
-    if (state === 'closed') throw new ChannelClosedError('Cannot start TLS: the channel is closed');
-    const stream = this[STREAM];
-    if (state !== 'open' || stream === null) throw new ChannelStateError(`Cannot start TLS: the channel is ${state}`);
-    if (!(stream.binding instanceof net.Socket)) throw new UnsupportedError('Cannot start TLS: the channel has no socket');
-    if (stream.upgrading || this.tls !== null) throw new ChannelStateError('Cannot start TLS: the channel already runs TLS');
-    const addr = this.addr;
-    const setup = startTlsSetup(options, typeof addr !== 'string' && addr !== null && addr[0] !== '' ? addr[0] : 'localhost');
+    const [stream, setup] = checkStartTls(this, options);
     return startTlsStream(stream, setup).then(() => undefined);
   }
 
@@ -549,4 +542,21 @@ export class Connections extends PullIterator<Channel> {
     const channel = this.#take();
     return channel === null ? null : { done: false, value: channel };
   }
+}
+
+/**
+ * The checks of {@link Channel.startTls}: throws as it does, or gives the
+ * stream to upgrade and the TLS setup. For a subclass that starts TLS later.
+ * @internal
+ */
+export function checkStartTls(channel: Channel, options: StartTlsOptions): [StreamRole, TlsSetup] {
+  checkObject(options);
+  const state = channel.state;
+  if (state === 'closed') throw new ChannelClosedError('Cannot start TLS: the channel is closed');
+  const stream = channel[STREAM];
+  if (state !== 'open' || stream === null) throw new ChannelStateError(`Cannot start TLS: the channel is ${state}`);
+  if (!(stream.binding instanceof net.Socket)) throw new UnsupportedError('Cannot start TLS: the channel has no socket');
+  if (stream.upgrading || channel.tls !== null) throw new ChannelStateError('Cannot start TLS: the channel already runs TLS');
+  const addr = channel.addr;
+  return [stream, startTlsSetup(options, typeof addr !== 'string' && addr !== null && addr[0] !== '' ? addr[0] : 'localhost')];
 }

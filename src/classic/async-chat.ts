@@ -5,8 +5,12 @@
 // data, producers and the close mark of `closeWhenDone()`, sent as the
 // socket accepts it.
 import type net from 'node:net';
+import { checkStartTls } from '../channel.js';
 import type { ChannelMap } from '../core/channel-map.js';
 import { CORE } from '../core/readiness.js';
+import { ChannelClosedError, ChannelStateError } from '../errors.js';
+import { STREAM_ROLE } from '../roles/chunk-iterator.js';
+import type { StartTlsOptions } from '../tls-options.js';
 import type { FrameTooLongError } from '../framing/errors.js';
 import { FrameScanner } from '../framing/scanner.js';
 import { ChatSink, DEFAULT_MAX_FRAME_LENGTH, checkMaxFrameLength, checkTerminator, isPromise } from './chat-input.js';
@@ -18,6 +22,8 @@ import { isChunk, toChunk } from './producers.js';
 import type { Chunk, ProducerLike } from './producers.js';
 import { SendQueue, toPullable } from './send-queue.js';
 import type { PullableOwner } from './send-queue.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export type { AsyncChatOptions, Terminator } from './chat-input.js';
 
@@ -81,6 +87,8 @@ export class AsyncChat extends Dispatcher {
   readonly #sink = new ChatSink(this);
   readonly #queue = new SendQueue();
   #owner: PullableOwner | null = null;
+  #upgrading = false;
+  #scanning = false;
 
   /**
    * Wraps an accepted socket, or makes an idle chat to `createSocket()` and `connect()`.
@@ -252,10 +260,19 @@ export class AsyncChat extends Dispatcher {
    * ```
    */
   override handleRead(): HandlerResult {
+    // During STARTTLS the bytes that come are the TLS layer's.
+    if (this.#upgrading) return;
     const data = this.recv(this.acInBufferSize);
     // null: nothing waits (Python's BlockingIOError); empty: the end, handleClose() follows.
     if (data === null || data.length === 0) return;
-    this.#scanner.scan(data, this.#sink);
+    this.#scanning = true;
+    try {
+      this.#scanner.scan(data, this.#sink);
+    } finally {
+      this.#scanning = false;
+    }
+    // A handler asked for TLS: the scan stopped behind its frame, and the rest is the peer's first TLS bytes.
+    if (this.upgrading) this.#giveBack();
     const later = this.#sink.later;
     if (later.length === 0) return;
     this.#sink.later = [];
@@ -453,6 +470,93 @@ export class AsyncChat extends Dispatcher {
   override abort(): void {
     this.#queue.clear();
     super.abort();
+  }
+
+  /**
+   * Whether a {@link AsyncChat.startTls} upgrade is under way: from the call
+   * until its handshake settles. No `handleRead()` is called meanwhile.
+   * @example
+   * ```ts
+   * class Watch extends AsyncChat {
+   *   override writable(): boolean { return !this.upgrading && super.writable(); }
+   * }
+   * ```
+   */
+  get upgrading(): boolean { return this.#upgrading; }
+
+  /**
+   * STARTTLS for a chat: as {@link Channel.startTls}, with the chat's own
+   * buffers kept in order on both sides. Everything pushed before the call
+   * goes out first, in plaintext (the handshake starts once the queue has
+   * handed it to the socket); input stops at the frame whose handler made
+   * the call, and every byte after it (the peer's ClientHello when it came
+   * in the same read) is handed to TLS, not to `collectIncomingData()`.
+   * Bytes already given to `collectIncomingData()` stay given.
+   * @param options - the TLS options of this side ({@link StartTlsOptions})
+   * @returns a promise that resolves once the handshake is done; it rejects
+   *   as {@link Channel.startTls}'s does
+   * @throws as {@link Channel.startTls}; ChannelStateError while an upgrade is under way
+   * @example
+   * ```ts
+   * import { readFileSync } from 'node:fs';
+   * const tls = { key: readFileSync('key.pem'), cert: readFileSync('cert.pem') };
+   * class Smtp extends AsyncChat {
+   *   override foundTerminator(): void {
+   *     if (this.getData().toString() !== 'STARTTLS') return;
+   *     this.push('220 Ready to start TLS\r\n');
+   *     this.startTls(tls).catch(() => { this.close(); });
+   *   }
+   * }
+   * ```
+   */
+  override startTls(options: StartTlsOptions): Promise<undefined> {
+    if (this.#upgrading && this.state !== 'closed') throw new ChannelStateError('Cannot start TLS: an upgrade is under way');
+    let started: Promise<undefined>;
+    if (this.#queue.empty) {
+      started = super.startTls(options);
+    } else {
+      // Checked now, as the direct call would be; started once the queue before it is sent.
+      checkStartTls(this, options);
+      started = new Promise((resolve, reject) => {
+        let begun = false;
+        this.#queue.pushSource({
+          waiting: false,
+          pull: (): Buffer => {
+            if (!begun) {
+              begun = true;
+              try {
+                super.startTls(options).then(resolve, reject);
+              } catch (error) {
+                // The checks at the call passed; only the state can have changed since.
+                reject(error instanceof Error ? error : new ChannelStateError(String(error)));
+              }
+            }
+            return EMPTY;
+          },
+          release: (): void => {
+            if (begun) return;
+            begun = true;
+            reject(this.closing
+              ? new ChannelClosedError('Cannot start TLS: the chat closed before its queue was sent')
+              : new ChannelStateError('Cannot start TLS: the send queue was discarded'));
+          },
+        });
+      });
+    }
+    this.#upgrading = true;
+    if (!this.#scanning) this.#giveBack();
+    const settled = (): void => {
+      this.#upgrading = false;
+      this[CORE].signal(); // readable again
+    };
+    started.then(settled, settled);
+    return started;
+  }
+
+  /** Hands the bytes the scanner holds back to the stream, in front of those unread. */
+  #giveBack(): void {
+    const rest = this.#scanner.takePending();
+    if (rest.length > 0) this[STREAM_ROLE]()?.unread(rest);
   }
 
   /** What async producers tell: a chunk is ready (send it), or they failed. */

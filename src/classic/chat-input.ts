@@ -69,6 +69,8 @@ export function checkTerminator(term: unknown): Buffer | number | null {
 /** The handlers the sink calls: an AsyncChat, seen without its class. */
 export interface ChatHandlers {
   readonly closing: boolean;
+  /** A STARTTLS upgrade was asked for: the bytes after the current frame belong to TLS. */
+  readonly upgrading: boolean;
   readonly incoming: Buffer[];
   collectIncomingData(data: Buffer): HandlerResult;
   foundTerminator(): HandlerResult;
@@ -79,6 +81,11 @@ export interface ChatHandlers {
  * Where the scanner's calls go: the chat's handlers, until the chat closes
  * (then scanning stops). A handler's promise is kept for `handleRead()` to return.
  */
+/** Whether a handler stopped the scan: it closed the chat or asked for TLS. */
+function stops(chat: ChatHandlers): boolean {
+  return chat.closing || chat.upgrading;
+}
+
 export class ChatSink implements FrameSink {
   later: Promise<void>[] = [];
   constructor(readonly chat: ChatHandlers) {}
@@ -91,7 +98,7 @@ export class ChatSink implements FrameSink {
   found(): boolean {
     if (this.chat.closing) return true;
     this.#keep(this.chat.foundTerminator());
-    return this.chat.closing;
+    return stops(this.chat);
   }
   tooLong(length: number, limit: number): void {
     if (this.chat.closing) return;

@@ -179,6 +179,9 @@ export class SendQueue {
   /** Bytes of data queued (pushed, or pulled from a source and not yet sent). */
   get bytes(): number { return this.#bytes; }
 
+  /** Whether nothing is queued: no data, source or close mark. */
+  get empty(): boolean { return this.#head >= this.#entries.length; }
+
   /** Whether the head can be sent now: something is queued and it is not an async source still waiting. */
   get ready(): boolean {
     const first = this.#entries[this.#head];

@@ -64,6 +64,9 @@ export type CloseSide = 'none' | 'lingering' | 'released';
 
 const EMPTY = Buffer.alloc(0);
 const RESOLVED = Promise.resolve(undefined);
+// A buffered chunk this large is handed out alone rather than copied together
+// with the ones behind it: the copy would cost more than the extra pass.
+const WHOLE_CHUNK = 16 * 1024;
 
 export function rejected(error: Error): Promise<undefined> {
   const promise = Promise.reject<undefined>(error);
@@ -183,7 +186,7 @@ export class StreamRole implements Levels {
     if (first.length > bufferSize) {
       out = first.subarray(0, bufferSize);
       chunks[0] = first.subarray(bufferSize);
-    } else if (chunks.length === 1 || first.length === bufferSize) {
+    } else if (chunks.length === 1 || first.length === bufferSize || first.length >= WHOLE_CHUNK) {
       out = first;
       chunks.shift();
     } else {
@@ -367,6 +370,13 @@ export class StreamRole implements Levels {
       if (error === null || error === undefined) barrier.done.resolve(undefined);
       else barrier.done.reject(error);
     });
+  }
+
+  /** Puts bytes taken with recv() back in front of those still unread (a layer above that read too far). */
+  unread(data: Buffer): void {
+    if (data.length === 0 || this.core.life === 'closed') return;
+    this.#chunks.unshift(data);
+    this.#buffered += data.length;
   }
 
   /** Takes the bytes received and not yet taken: they now belong to the layer above the handle. */

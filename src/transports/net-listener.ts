@@ -8,6 +8,7 @@ import type { Address, Family } from '../constants.js';
 import type { IpAddress } from '../internal/validate.js';
 import type { Core } from '../core/readiness.js';
 import { ListenerRole } from '../roles/listener.js';
+import { RAW } from './net-stream.js';
 import type { ListenerBinding } from '../roles/listener.js';
 
 const queuedFamily = new WeakMap<net.Socket, Family>();
@@ -19,7 +20,10 @@ function onQueuedError(this: net.Socket, error: Error): void {
 /** The peer's address of an accepted or connected socket. */
 export function peerAddress(sock: net.Socket, family: Family): Address {
   if (family === AF_UNIX) return '';
-  return [sock.remoteAddress ?? '', sock.remotePort ?? 0];
+  // A TLS socket asks its TCP socket through a proxy of each handle method:
+  // the TCP socket answers the same, for less.
+  const tcp = (sock as net.Socket & { [RAW]?: net.Socket })[RAW] ?? sock;
+  return [tcp.remoteAddress ?? '', tcp.remotePort ?? 0];
 }
 
 /** The address of a queued socket, as `accept()` returns it. */

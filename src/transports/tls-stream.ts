@@ -55,16 +55,30 @@ export function handshake(sock: tls.TLSSocket, setup: TlsSetup): Promise<void> {
   });
 }
 
+// The options of a server-side TLS socket, made once per setup: Node copies
+// them again for each socket.
+const serverOptionsOf = new WeakMap<TlsSetup, tls.TLSSocketOptions>();
+function serverOptions(setup: TlsSetup): tls.TLSSocketOptions {
+  let options = serverOptionsOf.get(setup);
+  if (options === undefined) {
+    options = Object.freeze({ ...setup.options, isServer: true });
+    serverOptionsOf.set(setup, options);
+  }
+  return options;
+}
+
 /**
  * Wraps `raw` in TLS. Bytes read from it and not taken (`unread`: a peer's
  * ClientHello that came in the same segment as its STARTTLS) go back into
  * its readable buffer, where Node's TLS wrap reads them first as ciphertext.
  */
 export function wrapSocket(raw: net.Socket, unread: Buffer, setup: TlsSetup): tls.TLSSocket {
-  raw.pause();
+  // An accepted socket is paused already (pauseOnConnect): pausing again
+  // would only stop and restart its handle's reading.
+  if (!raw.isPaused()) raw.pause();
   if (unread.length > 0) raw.unshift(unread);
   const sock = setup.isServer
-    ? new tls.TLSSocket(raw, { ...setup.options, isServer: true })
+    ? new tls.TLSSocket(raw, serverOptions(setup))
     : tls.connect({ ...setup.options, socket: raw });
   (sock as tls.TLSSocket & { [RAW]?: net.Socket })[RAW] = raw;
   // Heard for the socket's whole life: between the handshake's listeners and

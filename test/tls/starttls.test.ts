@@ -8,7 +8,7 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
-import { AF_INET, Channel, ChannelStateError, Dispatcher, TlsCertificateError, connect, listen, loop } from '../../src/index.js';
+import { AF_INET, AsyncChat, Channel, ChannelClosedError, ChannelStateError, Dispatcher, TlsCertificateError, connect, listen, loop } from '../../src/index.js';
 import { certs } from '../helpers/certs.js';
 import { OPENSSL, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
@@ -229,4 +229,121 @@ t.test('Dispatcher style: a handler reads the STARTTLS line, replies in plaintex
   secure.destroy();
   for (const ch of [...map.values()]) ch.close();
   await deadline(running, 'the loop ends once the map is empty');
+});
+
+/** A listening Dispatcher whose accepted connections become `make(sock)`; the loop runs. */
+async function classicServer(t: Test, make: (sock: net.Socket, map: ReturnType<typeof testMap>) => void): Promise<{ port: number; stop: () => Promise<void> }> {
+  const map = testMap(t);
+  class Server extends Dispatcher {
+    override handleAccept(): void {
+      const pair = this.accept();
+      if (pair !== null) make(pair[0], map);
+    }
+  }
+  const server = new Server(null, map);
+  server.createSocket(AF_INET);
+  server.bind(['127.0.0.1', 0]);
+  server.listen(5);
+  await server.opened;
+  const running = Promise.resolve(loop({ map }));
+  return {
+    port: server.port ?? 0,
+    stop: async () => {
+      for (const ch of [...map.values()]) ch.close();
+      await deadline(running, 'the loop ends once the map is empty');
+    },
+  };
+}
+
+/** An AsyncChat line server: STARTTLS upgrades (after `greeting`, if any), other lines are echoed as `echo LINE`. */
+function upgradingChat(seen: string[], greeting: Buffer | null) {
+  const c = certs();
+  return class extends AsyncChat {
+    constructor(sock: net.Socket, map: ReturnType<typeof testMap>) {
+      super(sock, map);
+      this.setTerminator('\r\n');
+    }
+    override collectIncomingData(data: Buffer): void { this.incoming.push(data); }
+    override foundTerminator(): void {
+      const line = this.getData().toString();
+      if (line !== 'STARTTLS') {
+        this.push(`echo ${line}\r\n`);
+        return;
+      }
+      // From an async producer: its bytes are made only after startTls() is called.
+      let made = false;
+      if (greeting !== null) this.pushWithProducer((async function* () { await Promise.resolve(); made = true; yield greeting; })());
+      seen.push(`greeting made before the call: ${String(made)}`);
+      this.startTls({ key: c.key, cert: c.cert }).then(
+        () => { seen.push(`secured ${this.tls?.protocol ?? '?'}`); },
+        (error: unknown) => { seen.push(`failed ${String(error)}`); });
+      seen.push(`upgrading ${String(this.upgrading)}`);
+    }
+  };
+}
+
+t.test('AsyncChat.startTls() hands TLS the ClientHello that came in the same read as the STARTTLS line', { skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const seen: string[] = [];
+  const Chat = upgradingChat(seen, null);
+  const server = await classicServer(t, (sock, map) => { new Chat(sock, map); });
+  const sock = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => { sock.destroy(); });
+  await deadline(new Promise((resolve) => { sock.once('connect', resolve); }), 'connected');
+  // One write: the line, then the ClientHello behind it.
+  const client = pipelinedClient(sock);
+  t.teardown(() => { client.destroy(); });
+  await deadline(new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); }), 'the handshake');
+  client.write('hello\r\n');
+  t.equal((await deadline(readExactly(client, 12), 'the encrypted echo')).toString(), 'echo hello\r\n');
+  t.same(seen, ['greeting made before the call: false', 'upgrading true', 'secured TLSv1.3'], 'no line but STARTTLS was framed before the handshake');
+  client.destroy();
+  await server.stop();
+});
+
+t.test('AsyncChat.startTls() sends everything pushed before it in plaintext first, then speaks TLS', { skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const c = certs();
+  const seen: string[] = [];
+  const greeting = Buffer.concat([Buffer.from('220 go ahead\r\n'), Buffer.alloc(300_000, 'g')]);
+  const Chat = upgradingChat(seen, greeting);
+  const server = await classicServer(t, (sock, map) => { new Chat(sock, map); });
+  const sock = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => { sock.destroy(); });
+  sock.write('STARTTLS\r\n');
+  const plain = await deadline(readExactly(sock, greeting.length), 'the plaintext');
+  t.ok(plain.equals(greeting), 'every pushed byte came in plaintext, in order');
+  const client = tls.connect({ socket: sock, servername: 'localhost', ca: c.ca });
+  t.teardown(() => { client.destroy(); });
+  await deadline(new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); }), 'the handshake');
+  client.write('after\r\n');
+  t.equal((await deadline(readExactly(client, 12), 'the encrypted echo')).toString(), 'echo after\r\n');
+  t.same(seen, ['greeting made before the call: false', 'upgrading true', 'secured TLSv1.3'], 'the upgrade waited for the queue');
+  client.destroy();
+  await server.stop();
+});
+
+t.test('AsyncChat.startTls() checks at once: a second upgrade and a closed chat throw', { skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const c = certs();
+  const errors: unknown[] = [];
+  let chat: AsyncChat | null = null;
+  const server = await classicServer(t, (sock, map) => {
+    chat = new (class extends AsyncChat {
+      override handleConnect(): void { /* accepted: open already */ }
+    })(sock, map);
+    chat.push(Buffer.alloc(300_000, 'q')); // queued: startTls() waits for it
+    const first = chat.startTls({ key: c.key, cert: c.cert });
+    first.catch(() => { /* the peer never speaks TLS: closed by the test */ });
+    try { chat.startTls({ key: c.key, cert: c.cert }); } catch (error) { errors.push(error); }
+  });
+  const sock = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => { sock.destroy(); });
+  await deadline(readExactly(sock, 1), 'the chat exists');
+  t.equal(errors.length, 1);
+  t.type(errors[0], ChannelStateError, 'one upgrade at a time');
+  const opened = chat as unknown as AsyncChat;
+  opened.close();
+  t.throws(() => opened.startTls({ key: c.key, cert: c.cert }), ChannelClosedError, 'a closed chat cannot upgrade');
+  await server.stop();
 });
