@@ -88,7 +88,9 @@ export abstract class ChannelBase implements Front {
   readonly [CORE]: Core<this>;
   #family: Family | null = null;
   #map: ChannelMap;
-  #addr: Address | null = null;
+  // A socket: the peer's address is read from it when first asked for (one
+  // system call that a server which never asks does not make).
+  #addr: Address | net.Socket | null = null;
   #bound: IpAddress | string | null = null;
   #settings: Settings;
   #stream: StreamRole | null = null;
@@ -187,12 +189,19 @@ export abstract class ChannelBase implements Front {
   /**
    * The address: the peer's for a connected or accepted channel, the bound
    * one (with its real port once `opened` resolves) for a listener; `null` before.
+   * An accepted channel reads its peer's address from the socket when first
+   * asked (as `accept()` does): asked first once the connection is gone, it
+   * is `['', 0]`, unknown.
    * @example
    * ```ts
    * const [host, port] = server.addr as [string, number];
    * ```
    */
-  get addr(): Address | null { return this.#addr; }
+  get addr(): Address | null {
+    const addr = this.#addr;
+    if (!(addr instanceof net.Socket)) return addr;
+    return (this.#addr = peerAddress(addr, this.#family ?? AF_INET));
+  }
 
   /**
    * The Node socket (`net.Socket`, or `dgram.Socket` once a datagram channel
@@ -308,7 +317,7 @@ export abstract class ChannelBase implements Front {
     if (map !== undefined && map !== null) this.#map = map;
     const { family, error } = adoptSocket(sock);
     this.#family = family;
-    const stream = ChannelBase.attach(this, sock, transportFor(family), peerAddress(sock, family));
+    const stream = ChannelBase.attach(this, sock, transportFor(family), family === AF_UNIX ? '' : sock);
     startAccepted(sock, stream, this.#settings.idleTimeout, error);
   }
 
@@ -316,7 +325,7 @@ export abstract class ChannelBase implements Front {
    * @internal Makes the stream role over `binding`, open, and joins the map:
    * for the transports (an accepted socket, {@link channelPair}).
    */
-  static attach(channel: ChannelBase, binding: StreamBinding, transport: StreamTransport, addr: Address): StreamRole {
+  static attach(channel: ChannelBase, binding: StreamBinding, transport: StreamTransport, addr: Address | net.Socket): StreamRole {
     const core = channel[CORE];
     const stream = new StreamRole(core, binding, transport, channel.#settings, 'open');
     channel.#stream = stream;

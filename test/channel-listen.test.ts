@@ -225,6 +225,27 @@ for (const fam of families) {
       t.same(heard.sort(), ['to 0', 'to 1', 'to 2']);
     });
 
+    t.test('an accepted channel reads its peer address when first asked: the client\'s own, or [\'\', 0] once a reset took the socket first', { skip: fam.family === AF_UNIX ? 'a Unix peer has no address' : false }, async (t) => {
+      const map = testMap(t);
+      const server = await listener(t, map, fam);
+      const address = server.addr as readonly [string, number];
+      const kept = await rawClient(t, address);
+      const conns = server.connections();
+      const first = (await conns.next()).value;
+      const reset = await rawClient(t, address);
+      const second = (await conns.next()).value;
+      await conns.return();
+      if (first === undefined || second === undefined) throw new Error('connections() ended');
+      t.teardown(() => { first.close(); second.close(); });
+      t.same(first.addr, [kept.localAddress, kept.localPort], 'asked while connected: the client\'s address');
+      reset.resetAndDestroy();
+      const seen: string[] = [];
+      for await (const ev of second) seen.push(ev.type);
+      t.same(seen, ['error', 'close'], 'the reset reached the channel');
+      t.same(second.addr, ['', 0], 'asked first after the reset: unknown');
+      kept.destroy();
+    });
+
     t.test('Channel(sock) of a connection whose peer left while queued reports the end', async (t) => {
       const map = testMap(t);
       const server = await listener(t, map, fam);

@@ -26,6 +26,8 @@ export interface StreamBinding {
   end(flushed?: () => void): unknown;
   /** Releases the handle now; the transport tells the role (`onRelease()`) once it is gone. */
   destroy(): unknown;
+  /** True once the peer's end of stream was read (Node's flag); a binding without it always lingers. */
+  readonly readableEnded?: boolean;
 }
 
 /** What differs between transports once a stream is made: shared by all its streams. */
@@ -557,7 +559,10 @@ export class StreamRole implements Levels {
       this.#paused = false;
       binding.resume();
     }
-    this.#linger = new Linger(binding, this.#settings);
+    // A peer that has ended left nothing unread that could make the kernel
+    // reset, and with every byte with the kernel our end cannot wait on
+    // anything: Node releases the socket once it is sent, with no timer.
+    if (binding.readableEnded !== true || binding.writableLength !== 0) this.#linger = new Linger(binding, this.#settings);
     if (this.writeSide === 'open') binding.end();
   }
 
