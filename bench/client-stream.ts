@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AF_INET, Channel } from 'asyncore';
-import { resultsPath, saveResults } from './proc.js';
+import { resultsPath, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -196,7 +196,7 @@ function cpuSeconds(pid: number): number {
 
 async function runClient(client: Client, port: number, direction: Direction, seconds: number): Promise<{ mbps: number; cpuPerGB: number; errors: number }> {
   const [cmd, ...rest] = pinned(1, client.command(port, direction, seconds)) as [string, ...string[]];
-  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = track(spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const pid = child.pid as number;
   const lines = createInterface({ input: child.stdout });
   const exited = once(child, 'exit');
@@ -224,7 +224,7 @@ async function orchestrate(): Promise<void> {
   const rounds = Number(option('rounds', '3')) || 3;
   const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
   const [cmd, ...rest] = pinned(0, ['node', self, '--peer']) as [string, ...string[]];
-  const server = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = track(spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const first = createInterface({ input: server.stdout });
   const [line] = (await once(first, 'line')) as [string];
   first.close();

@@ -20,7 +20,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, nextLine, outputLines, pin, resultsPath, saveResults, taskset, ticks, TICKS_PER_SECOND } from './proc.js';
+import { median, nextLine, outputLines, pin, resultsPath, saveResults, taskset, ticks, TICKS_PER_SECOND, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -62,12 +62,12 @@ interface Run { requestsPerSecond: number; cpuPerMillion: number; errors: number
 /** One server under the line load for `seconds`: its throughput and CPU per request. */
 async function measure(server: Server): Promise<Run> {
   const [command, ...rest] = pin(0, server.command);
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   try {
     const { port, pid } = JSON.parse(await nextLine(outputLines(child), server.name)) as { port: number; pid: number };
     const job = JSON.stringify({ mode: 'rr', connections: 100, seconds, port, lines: 1 });
     const [lcmd, ...lrest] = pin(1, [...loadgen, job]);
-    const load = spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const load = track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
     const exited = once(load, 'exit');
     const lines = outputLines(load);
     await nextLine(lines, 'the load generator'); // 'started'

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { median, pin, resultsPath, root, saveResults, statFields, taskset, ticks, TICKS_PER_SECOND } from './proc.js';
+import { median, pin, resultsPath, root, saveResults, statFields, taskset, ticks, TICKS_PER_SECOND, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -88,7 +88,7 @@ function pinIf(pinned: boolean, core: number, command: string[]): [string, ...st
 /** Starts a server; its port from its first line (`listening HOST:PORT`, or the bench servers' JSON). */
 async function startServer(config: Config): Promise<{ child: ChildProcess; port: number }> {
   const [command, ...rest] = pinIf(config.pinned, 0, config.command);
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.done === true) throw new Error(`${config.name} exited before listening`);
@@ -112,7 +112,7 @@ interface Load { requests: number; seconds: number; errors: number; cpu: number 
 async function wrk(port: number, duration: number, pinned: boolean): Promise<Load> {
   const [command, ...rest] = pinIf(pinned, 1, ['wrk', '-t1', `-c${CONNECTIONS}`, `-d${duration}s`, `http://127.0.0.1:${port}/`]);
   const before = reapedTicks();
-  const load = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const load = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let out = '';
   load.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
   const [code] = await once(load, 'exit') as [number | null];

@@ -1,6 +1,7 @@
 // What the benchmarks that run servers as child processes share: a process's
 // CPU time from /proc, pinning to a core with taskset, a child's output read
-// line by line, medians, and where a part's JSON goes.
+// line by line, medians, where a part's JSON goes, and children that end with
+// the bench however it ends.
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -74,4 +75,25 @@ export function saveResults(file: string | null, data: unknown): void {
   if (file === null) return;
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
+}
+
+const children = new Set<ChildProcess>();
+let guarded = false;
+
+/**
+ * Ends `child` with this process, however it ends (an interrupt, a closed
+ * output pipe, a throw): a server left running would hold its port and a
+ * core, and skew the next run. It gets SIGTERM, so that a part run by the
+ * suite ends its own children in turn.
+ */
+export function track<T extends ChildProcess>(child: T): T {
+  if (!guarded) {
+    guarded = true;
+    process.on('exit', () => { for (const each of children) each.kill('SIGTERM'); });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => { process.exit(1); });
+    process.stdout.on('error', () => { process.exit(1); }); // EPIPE: the reader left
+  }
+  children.add(child);
+  child.once('exit', () => { children.delete(child); });
+  return child;
 }

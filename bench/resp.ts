@@ -20,7 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, nextLine, outputLines, pin, resultsPath, saveResults, ticks, TICKS_PER_SECOND } from './proc.js';
+import { median, nextLine, outputLines, pin, resultsPath, saveResults, ticks, TICKS_PER_SECOND, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -29,12 +29,6 @@ if (argv.includes('--help')) {
   console.log('usage: node build/bench/resp.js [--rounds N] [--requests N] [--no-save] [--json FILE]');
   process.exit(0);
 }
-// Servers still running when this process ends (an interrupt, a closed pipe) are killed
-// with it: redis-server would otherwise outlive it, holding its port and a core.
-const children = new Set<ChildProcess>();
-process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => { process.exit(1); });
-process.stdout.on('error', () => { process.exit(1); }); // EPIPE: the reader left
 const option = (name: string, fallback: number): number => Math.max(1, Number(argv[argv.indexOf(name) + 1] ?? fallback) || fallback);
 const rounds = argv.includes('--rounds') ? option('--rounds', 3) : 3;
 const requests = argv.includes('--requests') ? option('--requests', 100_000) : 100_000;
@@ -66,8 +60,7 @@ async function freePort(): Promise<number> {
 
 async function startOurs(): Promise<Server> {
   const [command, ...rest] = pin(0, ['node', path.join(root, 'build/examples/resp-server.js'), '--port', '0']);
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
-  children.add(child);
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   const line = await nextLine(outputLines(child), OURS);
   const port = Number(/:(\d+)$/.exec(line)?.[1]);
   return { name: OURS, port, pid: child.pid as number, child };
@@ -75,8 +68,7 @@ async function startOurs(): Promise<Server> {
 
 async function startRaw(): Promise<Server> {
   const [command, ...rest] = pin(0, ['node', path.join(here, 'servers/raw-resp.js')]);
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
-  children.add(child);
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   const { port, pid } = JSON.parse(await nextLine(outputLines(child), RAW)) as { port: number; pid: number };
   return { name: RAW, port, pid, child };
 }
@@ -85,15 +77,13 @@ async function startRedis(): Promise<Server> {
   const port = await freePort();
   const [command, ...rest] = pin(0, ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '',
     '--appendonly', 'no', '--io-threads', '1', '--daemonize', 'no']);
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] }));
   const lines = outputLines(child);
   while (!(await nextLine(lines, REDIS)).includes('Ready to accept connections'));
   return { name: REDIS, port, pid: child.pid as number, child };
 }
 
 async function stop(server: Server): Promise<void> {
-  children.delete(server.child);
   if (server.child.exitCode !== null) return;
   server.child.kill('SIGKILL');
   await once(server.child, 'exit');
@@ -109,7 +99,7 @@ interface Run { requestsPerSecond: number; cpuMicrosPerRequest: number }
 async function benchmark(server: Server, load: Load, count: number): Promise<[string, number][]> {
   const [command, ...rest] = pin(1, ['redis-benchmark', '-h', '127.0.0.1', '-p', String(server.port), '-c', '50',
     '-n', String(count), '-P', String(load.pipeline), '-t', load.test, '--csv']);
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
   const [code] = await once(child, 'exit') as [number | null];

@@ -24,7 +24,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { resultsPath, saveResults } from './proc.js';
+import { resultsPath, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -151,7 +151,7 @@ async function firstLine(child: ChildProcess): Promise<string> {
 
 async function startServer(server: Server): Promise<{ child: ChildProcess; port: number; pid: number }> {
   const [cmd, ...rest] = pinned(0, server.command) as [string, ...string[]];
-  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = track(spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   const { port, pid } = JSON.parse(await firstLine(child)) as { port: number; pid: number };
   return { child, port, pid };
 }
@@ -178,7 +178,7 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
   const job = { ...workload.job, port, seconds };
   const command = loadgen === 'c' ? [loadgenC, JSON.stringify(job)] : ['node', path.join(here, 'loadgen.js'), JSON.stringify(job)];
   const [cmd, ...rest] = pinned(1, command) as [string, ...string[]];
-  const load = spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const load = track(spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] }));
   const loadExit = once(load, 'exit');
   try {
     if (workload.job.mode === 'idle') {

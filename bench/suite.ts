@@ -19,7 +19,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { root, saveResults, taskset } from './proc.js';
+import { root, saveResults, taskset, track } from './proc.js';
 
 interface Part {
   /** The key in latest.json's `parts`, and the prefix of its lines. */
@@ -89,11 +89,11 @@ async function runPart(part: Part, index: number, scratch: string): Promise<Outc
   const prefix = `[${part.name}]`;
   process.stderr.write(`${prefix} part ${index + 1}/${parts.length}: ${command}\n`);
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(root, 'build/bench', part.script), ...args], {
+  const child = track(spawn(process.execPath, [path.join(root, 'build/bench', part.script), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: full ? process.env : { ...process.env, ...SHORT_ENV },
-  });
+  }));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   await Promise.all([relay(child.stdout, process.stdout, prefix), relay(child.stderr, process.stderr, prefix)]);
   const [code, signal] = await exited;

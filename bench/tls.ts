@@ -23,7 +23,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { listen } from 'asyncore';
 import type { Channel } from 'asyncore';
-import { resultsPath, saveResults } from './proc.js';
+import { resultsPath, saveResults, track } from './proc.js';
 
 const HOST = '127.0.0.1';
 const args = process.argv.slice(2);
@@ -99,7 +99,7 @@ function cpuTicks(pid: number): number {
 }
 
 async function start(kind: string, dir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = track(spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const [line] = await once(child.stdout as NodeJS.ReadableStream, 'data') as [Buffer];
   return { child, port: Number(line.toString().trim()) };
 }

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { resultsPath, saveResults } from './proc.js';
+import { resultsPath, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -75,12 +75,12 @@ async function firstLine(child: ChildProcess): Promise<string> {
 
 async function measure(server: Server, load: Load): Promise<Sample> {
   const [cmd, ...rest] = pinned(0, ['node', path.join(here, 'servers', `${server.file}.js`)]) as [string, ...string[]];
-  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+  const child = track(spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   try {
     const { port, pid } = JSON.parse(await firstLine(child)) as { port: number; pid: number };
     const job = JSON.stringify({ ...load.job, port, seconds });
     const [lcmd, ...lrest] = pinned(1, ['node', path.join(here, 'udp-load.js'), job]) as [string, ...string[]];
-    const gen = spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const gen = track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
     const lines = createInterface({ input: gen.stdout })[Symbol.asyncIterator]();
     await lines.next(); // 'started'
     const t0 = cpuTicks(pid);
