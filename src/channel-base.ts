@@ -494,7 +494,9 @@ export abstract class ChannelBase implements Front {
   }
 
   /**
-   * Takes received bytes.
+   * Takes received bytes. It may return fewer than are waiting, as a socket's
+   * `recv()` does: a received piece of 16 KiB or more comes alone rather than
+   * copied together with the ones behind it (the next call gives those).
    * @param bufferSize - the most bytes to return (a positive integer)
    * @returns at most `bufferSize` bytes; `null` when nothing waits and the peer
    *   is still open; an empty buffer at end of stream (or once a broken connection's bytes are taken).
