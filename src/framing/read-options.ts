@@ -1,7 +1,7 @@
 // The options of a frame reader and of its reads, and the check that makes a
 // delimiter bytes: what FrameReader (reader.ts) and frames() (frames.ts) share.
 import type { Channel } from '../channel.js';
-import { showValue, toBuffer } from '../internal/validate.js';
+import { checkPositiveInteger, showValue, toBuffer } from '../internal/validate.js';
 import type { LengthPrefix } from './length-prefix.js';
 
 /**
@@ -81,16 +81,32 @@ export interface ReadUntilOptions extends TryReadUntilOptions, ReadOptions {}
 export interface TryReadUntilOptions {
   /** End the frame with the delimiter that ended it; default false. */
   keepDelimiter?: boolean;
+  /**
+   * This read's longest frame, instead of the reader's `maxLength` (a
+   * positive integer, or `Infinity`): a short limit for a command line, a
+   * longer one for a line of data.
+   */
+  maxLength?: number;
 }
 
 /**
- * Options of {@link FrameReader.readPrefixed}: the prefix's shape and a signal.
+ * Options of {@link FrameReader.readPrefixed} (and, but the signal, of
+ * {@link FrameReader.tryReadPrefixed}): the prefix's shape, a limit and a signal.
  * @example
  * ```ts
- * const frame = await reader.readPrefixed({ lengthBytes: 4, signal: AbortSignal.timeout(5000) });
+ * const frame = await reader.readPrefixed({ lengthBytes: 4, maxLength: 1 << 20, signal: AbortSignal.timeout(5000) });
  * ```
  */
-export interface ReadPrefixedOptions extends LengthPrefix, ReadOptions {}
+export interface ReadPrefixedOptions extends LengthPrefix, ReadOptions {
+  /** This read's largest payload, instead of the reader's `maxLength` (a positive integer, or `Infinity`). */
+  maxLength?: number;
+}
+
+/** A read's own limit, checked, or the reader's when it gives none. */
+export function readLimit(value: unknown, readers: number): number {
+  if (value === undefined) return readers;
+  return value === Infinity ? value : checkPositiveInteger('maxLength', value);
+}
 
 /** Checks a delimiter (or several) and makes it bytes. */
 export function toDelimiter(value: unknown): Buffer | Buffer[] {

@@ -12,8 +12,7 @@ import { checkObject } from '../internal/options.js';
 import { checkPositiveInteger, showValue } from '../internal/validate.js';
 import { FrameTooLongError, IncompleteFrameError } from './errors.js';
 import { checkPrefix, decodeLength } from './length-prefix.js';
-import type { LengthPrefix } from './length-prefix.js';
-import { toDelimiter } from './read-options.js';
+import { readLimit, toDelimiter } from './read-options.js';
 import type {
   Delimiter, FrameReaderOptions, FrameSource, ReadOptions, ReadPrefixedOptions, ReadUntilOptions, TryReadUntilOptions,
 } from './read-options.js';
@@ -161,7 +160,7 @@ export class FrameReader {
    * ```
    */
   readUntil(delimiter: Delimiter | readonly Delimiter[], options: ReadUntilOptions = {}): Promise<Buffer | null> {
-    return this.#read(toDelimiter(delimiter), this.#maxLength, options.keepDelimiter === true, options.signal);
+    return this.#read(toDelimiter(delimiter), readLimit(options.maxLength, this.#maxLength), options.keepDelimiter === true, options.signal);
   }
 
   /**
@@ -176,7 +175,7 @@ export class FrameReader {
    */
   readLine(options: ReadUntilOptions = {}): Promise<Buffer | null> {
     const keep = options.keepDelimiter === true;
-    return this.#read(NEWLINE, this.#maxLength, keep, options.signal, !keep);
+    return this.#read(NEWLINE, readLimit(options.maxLength, this.#maxLength), keep, options.signal, !keep);
   }
 
   /**
@@ -202,7 +201,7 @@ export class FrameReader {
    * Reads a length-prefixed frame (as made by {@link encodeFrame}). A
    * prefix announcing more than `maxLength` fails with
    * {@link FrameTooLongError} at once, before any payload is read.
-   * @param prefix - {@link ReadPrefixedOptions}: `lengthBytes`, `endian` and a `signal`
+   * @param prefix - {@link ReadPrefixedOptions}: `lengthBytes`, `endian`, `maxLength` and a `signal`
    * @returns the payload; `null` at the end of the stream
    * @throws TypeError/RangeError for bad options; rejects with
    *   {@link FrameTooLongError}, {@link IncompleteFrameError} (its `partial`
@@ -216,13 +215,14 @@ export class FrameReader {
    */
   async readPrefixed(prefix: ReadPrefixedOptions): Promise<Buffer | null> {
     const { lengthBytes, big } = checkPrefix(prefix);
+    const limit = readLimit(prefix.maxLength, this.#maxLength);
     if (this.#busy || this.#prefixing) throw new ChannelStateError('Cannot read: another read of this reader is waiting');
     this.#prefixing = true;
     try {
       const header = await this.#readPart(lengthBytes, prefix.signal, null);
       if (header === null || header.length < lengthBytes) return header;
       const length = decodeLength(header, big);
-      if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
+      if (length > limit) throw (this.#failure = new FrameTooLongError(length, limit));
       if (length === 0) return EMPTY;
       return await this.#readBody(header, length, prefix.signal);
     } finally {
@@ -249,7 +249,7 @@ export class FrameReader {
    * ```
    */
   tryReadUntil(delimiter: Delimiter | readonly Delimiter[], options: TryReadUntilOptions = {}): Buffer | null {
-    return this.#try(toDelimiter(delimiter), options.keepDelimiter === true, false);
+    return this.#try(toDelimiter(delimiter), readLimit(options.maxLength, this.#maxLength), options.keepDelimiter === true, false);
   }
 
   /**
@@ -265,7 +265,7 @@ export class FrameReader {
    */
   tryReadLine(options: TryReadUntilOptions = {}): Buffer | null {
     const keep = options.keepDelimiter === true;
-    return this.#try(NEWLINE, keep, !keep);
+    return this.#try(NEWLINE, readLimit(options.maxLength, this.#maxLength), keep, !keep);
   }
 
   /**
@@ -288,7 +288,7 @@ export class FrameReader {
   /**
    * The synchronous form of {@link FrameReader.readPrefixed}: the payload when the
    * whole frame is held, else `null`; see {@link FrameReader.tryReadUntil}.
-   * @param prefix - {@link LengthPrefix}: `lengthBytes` and `endian`
+   * @param prefix - `lengthBytes`, `endian` and `maxLength`, as {@link ReadPrefixedOptions} without the signal
    * @returns the payload; `null` when the frame is not held whole
    * @throws TypeError/RangeError for bad options; otherwise as {@link FrameReader.tryReadUntil}
    *   (a prefix held that announces more than `maxLength` is enough)
@@ -297,12 +297,13 @@ export class FrameReader {
    * const message = reader.tryReadPrefixed({ lengthBytes: 2 }) ?? await reader.readPrefixed({ lengthBytes: 2 });
    * ```
    */
-  tryReadPrefixed(prefix: LengthPrefix): Buffer | null {
+  tryReadPrefixed(prefix: Omit<ReadPrefixedOptions, 'signal'>): Buffer | null {
     const { lengthBytes, big } = checkPrefix(prefix);
+    const limit = readLimit(prefix.maxLength, this.#maxLength);
     const header = this.tryReadExactly(lengthBytes);
     if (header === null) return null;
     const length = decodeLength(header, big);
-    if (length > this.#maxLength) throw (this.#failure = new FrameTooLongError(length, this.#maxLength));
+    if (length > limit) throw (this.#failure = new FrameTooLongError(length, limit));
     if (this.bufferedLength < length) {
       this[UNREAD](header);
       return null;
@@ -390,8 +391,8 @@ export class FrameReader {
   }
 
   /** A synchronous read by a delimiter: the frame, or `null` with the bytes scanned handed back. */
-  #try(term: Buffer | Buffer[], keep: boolean, line: boolean): Buffer | null {
-    const frame = this.#begin(term, this.#maxLength, keep, undefined, line, false);
+  #try(term: Buffer | Buffer[], limit: number, keep: boolean, line: boolean): Buffer | null {
+    const frame = this.#begin(term, limit, keep, undefined, line, false);
     if (frame !== undefined) return frame;
     if (this.#parts.length > 0 || this.#scanner.pendingLength > 0) this.#handBack(null);
     return null;
