@@ -225,7 +225,8 @@ for (const fam of families) {
       t.same(heard.sort(), ['to 0', 'to 1', 'to 2']);
     });
 
-    t.test('an accepted channel reads its peer address when first asked: the client\'s own, or [\'\', 0] once a reset took the socket first', { skip: fam.family === AF_UNIX ? 'a Unix peer has no address' : false }, async (t) => {
+    // A Unix peer has no address to read: IP families only.
+    if (fam.family !== AF_UNIX) t.test('an accepted channel reads its peer address when first asked: the client\'s own, or [\'\', 0] once a reset took the socket first', async (t) => {
       const map = testMap(t);
       const server = await listener(t, map, fam);
       const address = server.addr as readonly [string, number];
