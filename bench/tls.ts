@@ -1,6 +1,7 @@
 // TLS echo: our TLS listener (for await, chunks() in, write() out) against a
 // raw node:tls echo server, under the same load, servers interleaved round by
-// round. Figures are per server CPU-second (user + system from /proc), and
+// round. Figures are per server CPU-second (every thread, user + system, from
+// the per-thread clocks in /proc/PID/task/*/schedstat), and
 // each round's ratio is ours / raw; the median over the rounds is reported.
 //
 //   npm run bench                      (the whole suite, this one part of it)
@@ -23,7 +24,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { listen } from 'asyncore';
 import type { Channel } from 'asyncore';
-import { resultsPath, saveResults, track } from './proc.js';
+import { cpuClocks, cpuSecondsSince, resultsPath, saveResults, ticks, track } from './proc.js';
 
 const HOST = '127.0.0.1';
 const args = process.argv.slice(2);
@@ -92,11 +93,6 @@ async function client(port: number, ca: Buffer, w: Workload): Promise<void> {
   sock.destroy();
 }
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
 
 async function start(kind: string, dir: string): Promise<{ child: ChildProcess; port: number }> {
   const child = track(spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] }));
@@ -112,13 +108,14 @@ async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repea
     // One unmeasured pass first: the steady state is measured, not the
     // compilation of each server's code on first use (more JS in ours).
     await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
-    const before = cpuTicks(pid);
+    const before = cpuClocks(pid);
+    const beforeTicks = ticks(pid);
     for (let r = 0; r < repeat; r++) {
       await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
     }
-    const seconds = (cpuTicks(pid) - before) / 100;
+    const seconds = cpuSecondsSince(pid, before, beforeTicks);
     const total = repeat * w.connections * w.messages * (w.unit === 'MiB' ? w.size / (1024 * 1024) : 1);
-    return total / Math.max(seconds, 0.01);
+    return total / Math.max(seconds, 0.001);
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');

@@ -2,8 +2,9 @@
 // (readiness events for await, datagrams(), Dispatcher) against a raw
 // node:dgram echo, servers interleaved round by round. Two loads: a fixed
 // offered rate, and saturation (a fixed number of datagrams in flight).
-// The figure is datagrams echoed per second of server CPU (user + system,
-// from /proc), and its ratio to the raw server's in the same round; loss is
+// The figure is datagrams echoed per second of server CPU (every thread, user
+// + system, from the per-thread clocks in /proc/PID/task/*/schedstat), and its
+// ratio to the raw server's in the same round; loss is
 // counted for each server (sent and never echoed). Median of the rounds.
 //
 //   npm run bench                       (the whole suite, this one part of it)
@@ -14,12 +15,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { resultsPath, saveResults, track } from './proc.js';
+import { cpuClocks, cpuSecondsSince, resultsPath, saveResults, ticks, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -35,7 +35,6 @@ const seconds = option('--seconds', 2);
 const rate = option('--rate', 20_000);
 const window = option('--window', 128);
 const resultsFile = resultsPath(args, 'udp');
-const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 
 interface Server { name: string; file: string }
@@ -60,12 +59,6 @@ function pinned(core: number, command: string[]): string[] {
   return hasTaskset ? ['taskset', '-c', String(core), ...command] : command;
 }
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-
 async function firstLine(child: ChildProcess): Promise<string> {
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const [line] = (await once(lines, 'line')) as [string];
@@ -83,12 +76,12 @@ async function measure(server: Server, load: Load): Promise<Sample> {
     const gen = track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
     const lines = createInterface({ input: gen.stdout })[Symbol.asyncIterator]();
     await lines.next(); // 'started'
-    const t0 = cpuTicks(pid);
+    const clocks = cpuClocks(pid);
+    const t0 = ticks(pid);
     const result = await lines.next();
-    const ticks = cpuTicks(pid) - t0;
+    const cpuSeconds = cpuSecondsSince(pid, clocks, t0);
     if (result.done === true) throw new Error('the load generator exited without a result');
     const { sent, echoed, seconds: took } = JSON.parse(result.value) as { sent: number; echoed: number; seconds: number };
-    const cpuSeconds = ticks / CLK_TCK;
     return {
       sent, echoed, lost: sent - echoed, cpuSeconds,
       perSecond: echoed / took,
