@@ -413,6 +413,30 @@ export class AsyncChat extends Dispatcher {
   }
 
   /**
+   * `readable()`, but false during a {@link AsyncChat.startTls} upgrade, whatever
+   * `readable()` says: the bytes that wait are the TLS layer's.
+   * @example
+   * ```ts
+   * class Quiet extends AsyncChat { override handleWrite(): void { if (!this.readInterest) console.log('not reading now'); } }
+   * ```
+   */
+  override get readInterest(): boolean {
+    return !this.#upgrading && this.readable();
+  }
+
+  /**
+   * Not settable, as on every dispatcher: override `readable()` instead.
+   * @param on - ignored: it throws TypeError
+   * @example
+   * ```ts
+   * class Reader extends AsyncChat { override readable(): boolean { return this.incoming.length < 100; } }
+   * ```
+   */
+  override set readInterest(on: boolean) {
+    super.readInterest = on;
+  }
+
+  /**
    * The peer closed or the connection broke: close, quietly (Python's `handle_close`).
    * @example
    * ```ts
@@ -477,21 +501,17 @@ export class AsyncChat extends Dispatcher {
    * until its handshake settles. No `handleRead()` is called meanwhile.
    * @example
    * ```ts
-   * class Watch extends AsyncChat {
-   *   override writable(): boolean { return !this.upgrading && super.writable(); }
-   * }
+   * class Watch extends AsyncChat { override writable(): boolean { return !this.upgrading && super.writable(); } }
    * ```
    */
   get upgrading(): boolean { return this.#upgrading; }
 
   /**
    * STARTTLS for a chat: as {@link Channel.startTls}, with the chat's own
-   * buffers kept in order on both sides. Everything pushed before the call
-   * goes out first, in plaintext (the handshake starts once the queue has
-   * handed it to the socket); input stops at the frame whose handler made
-   * the call, and every byte after it (the peer's ClientHello when it came
-   * in the same read) is handed to TLS, not to `collectIncomingData()`.
-   * Bytes already given to `collectIncomingData()` stay given.
+   * buffers kept in order. What was pushed before the call goes out first, in
+   * plaintext (the handshake waits for the queue); input stops at the frame
+   * whose handler made the call, and every byte after it (a ClientHello in the
+   * same read) goes to TLS, not to `collectIncomingData()`.
    * @param options - the TLS options of this side ({@link StartTlsOptions})
    * @returns a promise that resolves once the handshake is done; it rejects
    *   as {@link Channel.startTls}'s does

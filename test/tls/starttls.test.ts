@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
 import { AF_INET, AsyncChat, Channel, ChannelClosedError, ChannelStateError, Dispatcher, TlsCertificateError, connect, listen, loop } from '../../src/index.js';
+import type { HandlerResult } from '../../src/index.js';
 import { certs } from '../helpers/certs.js';
 import { OPENSSL, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
@@ -345,5 +346,49 @@ t.test('AsyncChat.startTls() checks at once: a second upgrade and a closed chat 
   const opened = chat as unknown as AsyncChat;
   opened.close();
   t.throws(() => opened.startTls({ key: c.key, cert: c.cert }), ChannelClosedError, 'a closed chat cannot upgrade');
+  await server.stop();
+});
+
+t.test('AsyncChat.startTls() waiting for its queue calls no handleRead(), though the peer\'s TLS bytes wait unread', { skip }, async (t) => {
+  if (!clientPresent(t, OPENSSL)) return;
+  const c = certs();
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => { open = resolve; });
+  let readsWhileQueued = 0;
+  let queued = false;
+  let settle: (outcome: string) => void = () => undefined;
+  const upgraded = new Promise<string>((resolve) => { settle = resolve; });
+  class Gated extends AsyncChat {
+    constructor(sock: net.Socket, map: ReturnType<typeof testMap>) {
+      super(sock, map);
+      this.setTerminator('\r\n');
+    }
+    override handleRead(): HandlerResult {
+      if (queued) readsWhileQueued++;
+      return super.handleRead();
+    }
+    override collectIncomingData(data: Buffer): void { this.incoming.push(data); }
+    override foundTerminator(): void {
+      if (this.getData().toString() !== 'STARTTLS') return;
+      // An async producer that holds the queue until the test opens the gate (a reply still being made).
+      this.pushWithProducer({ [Symbol.asyncIterator]: () => ({ next: async (): Promise<IteratorResult<Buffer>> => { await gate; return { done: true, value: undefined }; } }) });
+      queued = true;
+      this.startTls({ key: c.key, cert: c.cert }).then(() => { settle('secured'); }, (error: unknown) => { settle(`failed ${String(error)}`); });
+    }
+  }
+  const server = await classicServer(t, (sock, map) => { new Gated(sock, map); });
+  const sock = net.connect(server.port, '127.0.0.1');
+  t.teardown(() => { sock.destroy(); });
+  await deadline(new Promise((resolve) => { sock.once('connect', resolve); }), 'connected');
+  const client = pipelinedClient(sock);
+  t.teardown(() => { client.destroy(); });
+  await deadline(new Promise<void>((resolve) => { const check = (): void => { if (queued) resolve(); else setImmediate(check); }; check(); }), 'the upgrade asked for');
+  // Let the loop go round while the ClientHello waits unread and the queue holds the upgrade.
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => { setImmediate(resolve); });
+  t.equal(readsWhileQueued, 0, 'no handleRead() while the upgrade waits in the queue (no busy loop)');
+  open();
+  await deadline(new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); }), 'the handshake');
+  t.equal(await deadline(upgraded, 'the server side'), 'secured');
+  client.destroy();
   await server.stop();
 });
