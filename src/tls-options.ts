@@ -133,7 +133,7 @@ export function checkTls(value: unknown): TlsSettings {
   });
   const serves = options.key !== undefined || options.pfx !== undefined || SNICallback !== undefined;
   const server = serves
-    ? Object.freeze({ isServer: true, handshakeTimeout, maxHandshakes, options: strip({ secureContext, SNICallback, ALPNProtocols }) })
+    ? Object.freeze({ isServer: true, handshakeTimeout, maxHandshakes, options: strip({ isServer: true, secureContext, SNICallback, ALPNProtocols }) })
     : null;
   return Object.freeze({ client, server });
 }

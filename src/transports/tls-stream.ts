@@ -55,18 +55,6 @@ export function handshake(sock: tls.TLSSocket, setup: TlsSetup): Promise<void> {
   });
 }
 
-// The options of a server-side TLS socket, made once per setup: Node copies
-// them again for each socket.
-const serverOptionsOf = new WeakMap<TlsSetup, tls.TLSSocketOptions>();
-function serverOptions(setup: TlsSetup): tls.TLSSocketOptions {
-  let options = serverOptionsOf.get(setup);
-  if (options === undefined) {
-    options = Object.freeze({ ...setup.options, isServer: true });
-    serverOptionsOf.set(setup, options);
-  }
-  return options;
-}
-
 /**
  * Wraps `raw` in TLS. Bytes read from it and not taken (`unread`: a peer's
  * ClientHello that came in the same segment as its STARTTLS) go back into
@@ -78,7 +66,7 @@ export function wrapSocket(raw: net.Socket, unread: Buffer, setup: TlsSetup): tl
   if (!raw.isPaused()) raw.pause();
   if (unread.length > 0) raw.unshift(unread);
   const sock = setup.isServer
-    ? new tls.TLSSocket(raw, serverOptions(setup))
+    ? new tls.TLSSocket(raw, setup.options) // a server's options say isServer: Node copies them per socket
     : tls.connect({ ...setup.options, socket: raw });
   (sock as tls.TLSSocket & { [RAW]?: net.Socket })[RAW] = raw;
   // Heard for the socket's whole life: between the handshake's listeners and
