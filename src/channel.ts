@@ -546,17 +546,27 @@ export class Connections extends PullIterator<Channel> {
 
 /**
  * The checks of {@link Channel.startTls}: throws as it does, or gives the
- * stream to upgrade and the TLS setup. For a subclass that starts TLS later.
+ * stream to upgrade and the TLS setup (its secure context built).
  * @internal
  */
 export function checkStartTls(channel: Channel, options: StartTlsOptions): [StreamRole, TlsSetup] {
   checkObject(options);
+  const stream = upgradableStream(channel);
+  const addr = channel.addr;
+  return [stream, startTlsSetup(options, typeof addr !== 'string' && addr !== null && addr[0] !== '' ? addr[0] : 'localhost')];
+}
+
+/**
+ * The state checks of {@link Channel.startTls} alone: the stream to upgrade.
+ * For a subclass that checks at the call and starts later with that setup.
+ * @internal
+ */
+export function upgradableStream(channel: Channel): StreamRole {
   const state = channel.state;
   if (state === 'closed') throw new ChannelClosedError('Cannot start TLS: the channel is closed');
   const stream = channel[STREAM];
   if (state !== 'open' || stream === null) throw new ChannelStateError(`Cannot start TLS: the channel is ${state}`);
   if (!(stream.binding instanceof net.Socket)) throw new UnsupportedError('Cannot start TLS: the channel has no socket');
   if (stream.upgrading || channel.tls !== null) throw new ChannelStateError('Cannot start TLS: the channel already runs TLS');
-  const addr = channel.addr;
-  return [stream, startTlsSetup(options, typeof addr !== 'string' && addr !== null && addr[0] !== '' ? addr[0] : 'localhost')];
+  return stream;
 }

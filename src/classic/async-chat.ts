@@ -5,12 +5,15 @@
 // data, producers and the close mark of `closeWhenDone()`, sent as the
 // socket accepts it.
 import type net from 'node:net';
-import { checkStartTls } from '../channel.js';
+import { checkStartTls, upgradableStream } from '../channel.js';
 import type { ChannelMap } from '../core/channel-map.js';
 import { CORE } from '../core/readiness.js';
 import { ChannelClosedError, ChannelStateError } from '../errors.js';
 import { STREAM_ROLE } from '../roles/chunk-iterator.js';
 import type { StartTlsOptions } from '../tls-options.js';
+import { startTlsStream } from '../transports/tls-stream.js';
+import type { TlsSetup } from '../transports/tls-stream.js';
+import { deferred } from '../internal/deferred.js';
 import type { FrameTooLongError } from '../framing/errors.js';
 import { FrameScanner } from '../framing/scanner.js';
 import { ChatSink, DEFAULT_MAX_FRAME_LENGTH, checkMaxFrameLength, checkTerminator, isPromise } from './chat-input.js';
@@ -260,8 +263,7 @@ export class AsyncChat extends Dispatcher {
    * ```
    */
   override handleRead(): HandlerResult {
-    // During STARTTLS the bytes that come are the TLS layer's.
-    if (this.#upgrading) return;
+    if (this.#upgrading) return; // during STARTTLS the bytes that come are the TLS layer's
     const data = this.recv(this.acInBufferSize);
     // null: nothing waits (Python's BlockingIOError); empty: the end, handleClose() follows.
     if (data === null || data.length === 0) return;
@@ -531,38 +533,8 @@ export class AsyncChat extends Dispatcher {
    */
   override startTls(options: StartTlsOptions): Promise<undefined> {
     if (this.#upgrading && this.state !== 'closed') throw new ChannelStateError('Cannot start TLS: an upgrade is under way');
-    let started: Promise<undefined>;
-    if (this.#queue.empty) {
-      started = super.startTls(options);
-    } else {
-      // Checked now, as the direct call would be; started once the queue before it is sent.
-      checkStartTls(this, options);
-      started = new Promise((resolve, reject) => {
-        let begun = false;
-        this.#queue.pushSource({
-          waiting: false,
-          pull: (): Buffer => {
-            if (!begun) {
-              begun = true;
-              try {
-                super.startTls(options).then(resolve, reject);
-              } catch (error) {
-                // The checks at the call passed; only the state can have changed since.
-                reject(error instanceof Error ? error : new ChannelStateError(String(error)));
-              }
-            }
-            return EMPTY;
-          },
-          release: (): void => {
-            if (begun) return;
-            begun = true;
-            reject(this.closing
-              ? new ChannelClosedError('Cannot start TLS: the chat closed before its queue was sent')
-              : new ChannelStateError('Cannot start TLS: the send queue was discarded'));
-          },
-        });
-      });
-    }
+    // With bytes queued: checked now, started with that setup once they are sent.
+    const started = this.#queue.empty ? super.startTls(options) : this.#queueUpgrade(checkStartTls(this, options)[1]);
     this.#upgrading = true;
     if (!this.#scanning) this.#giveBack();
     const settled = (): void => {
@@ -571,6 +543,34 @@ export class AsyncChat extends Dispatcher {
     };
     started.then(settled, settled);
     return started;
+  }
+
+  /** The upgrade as an entry of the send queue: started when the queue reaches it, refused when the queue is dropped first. */
+  #queueUpgrade(setup: TlsSetup): Promise<undefined> {
+    const done = deferred<undefined>();
+    let begun = false; // the queue reached it, or dropped it
+    this.#queue.pushSource({
+      waiting: false,
+      pull: (): Buffer => {
+        if (begun) return EMPTY;
+        begun = true;
+        try {
+          // Only the state can have changed since the checks at the call.
+          startTlsStream(upgradableStream(this), setup).then(() => { done.resolve(undefined); }, (error: unknown) => { done.reject(error); });
+        } catch (error) {
+          done.reject(error);
+        }
+        return EMPTY;
+      },
+      release: (): void => {
+        if (begun) return;
+        begun = true;
+        done.reject(this.closing
+          ? new ChannelClosedError('Cannot start TLS: the chat closed before its queue was sent')
+          : new ChannelStateError('Cannot start TLS: the send queue was discarded'));
+      },
+    });
+    return done.promise;
   }
 
   /** Hands the bytes the scanner holds back to the stream, in front of those unread. */

@@ -77,15 +77,16 @@ export interface ChatHandlers {
   frameTooLong(error: FrameTooLongError): HandlerResult;
 }
 
-/**
- * Where the scanner's calls go: the chat's handlers, until the chat closes
- * (then scanning stops). A handler's promise is kept for `handleRead()` to return.
- */
 /** Whether a handler stopped the scan: it closed the chat or asked for TLS. */
 function stops(chat: ChatHandlers): boolean {
   return chat.closing || chat.upgrading;
 }
 
+/**
+ * Where the scanner's calls go: the chat's handlers, until the chat closes or
+ * asks for TLS (then scanning stops). A handler's promise is kept for
+ * `handleRead()` to return.
+ */
 export class ChatSink implements FrameSink {
   later: Promise<void>[] = [];
   constructor(readonly chat: ChatHandlers) {}
