@@ -87,8 +87,8 @@ export class FrameReader {
    * ```
    */
   constructor(source: FrameSource, options: FrameReaderOptions = {}) {
-    const { maxLength = DEFAULT_MAX_LENGTH, partial = 'error', readSize = 65536 } = checkObject(options);
-    if (maxLength !== Infinity) checkPositiveInteger('maxLength', maxLength);
+    const { partial = 'error', readSize = 65536 } = checkObject(options);
+    const maxLength = readLimit(options.maxLength, DEFAULT_MAX_LENGTH);
     if (!['error', 'emit'].includes(partial)) {
       throw new TypeError(`Invalid partial: expected 'error' or 'emit', got ${showValue(partial)}`);
     }

@@ -218,12 +218,12 @@ t.test('readPrefixed(): a prefix over maxLength fails at once; a cut frame carri
 
 t.test('a read\'s own maxLength replaces the reader\'s for that read only, in every kind of read', async (t) => {
   const [a, b] = pair(t);
-  await a.write('HELO a\r\n' + 'x'.repeat(200) + '\r\n' + 'short\r\n');
+  await a.write('HELO a\r\n' + 'x'.repeat(200) + '\r\n' + 'w'.repeat(100) + '\r\n');
   await a.write(Buffer.concat([encodeFrame('y'.repeat(300), { lengthBytes: 2 }), encodeFrame('z'.repeat(300), { lengthBytes: 2 })]));
   const reader = new FrameReader(b, { maxLength: 16 });
   t.equal((await reader.readLine())?.toString(), 'HELO a', 'the reader\'s limit holds a short line');
   t.equal((await reader.readLine({ maxLength: 1024 }))?.length, 200, 'a longer limit for one read');
-  t.equal(reader.tryReadLine({ maxLength: 8 })?.toString(), 'short', 'and a try-read takes one too');
+  t.equal(reader.tryReadLine({ maxLength: 1024 })?.length, 100, 'and a try-read takes one too');
   t.equal((await reader.readPrefixed({ lengthBytes: 2, maxLength: 512 }))?.length, 300, 'a prefixed read under its own limit');
   t.equal(reader.tryReadPrefixed({ lengthBytes: 2, maxLength: Infinity })?.length, 300, 'Infinity: no limit');
   await a.write('a line longer than ten\n');
