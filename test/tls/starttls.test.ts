@@ -69,6 +69,11 @@ function readExactly(sock: net.Socket | tls.TLSSocket, size: number): Promise<Bu
   });
 }
 
+/** Resolves once the TLS client's handshake is done; rejects with its error. */
+function handshaken(client: tls.TLSSocket): Promise<unknown> {
+  return new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); });
+}
+
 /**
  * A TLS client over `sock` whose first bytes (its ClientHello) go out behind
  * the STARTTLS line in one write: the pipelined request of cpython 142352.
@@ -222,7 +227,7 @@ t.test('Dispatcher style: a handler reads the STARTTLS line, replies in plaintex
   t.equal((await deadline(readExactly(sock, 14), 'the plaintext reply')).toString(), '220 go ahead\r\n');
   const secure = tls.connect({ socket: sock, servername: 'localhost', ca: c.ca });
   t.teardown(() => { secure.destroy(); });
-  await deadline(new Promise((resolve, reject) => { secure.once('secureConnect', resolve); secure.once('error', reject); }), 'the handshake');
+  await deadline(handshaken(secure), 'the handshake');
   secure.write('hello');
   t.equal((await deadline(readExactly(secure, 9), 'the encrypted reply')).toString(), '250 hello');
   t.same(seen, ['secured TLSv1.3', 'read hello over TLSv1.3'], 'the handler saw the upgrade, then decrypted bytes');
@@ -274,7 +279,7 @@ function upgradingChat(seen: string[], greeting: Buffer | null) {
       // From an async producer: its bytes are made only after startTls() is called.
       let made = false;
       if (greeting !== null) this.pushWithProducer((async function* () { await Promise.resolve(); made = true; yield greeting; })());
-      seen.push(`greeting made before the call: ${String(made)}`);
+      if (greeting !== null) seen.push(`greeting made before the call: ${String(made)}`);
       this.startTls({ key: c.key, cert: c.cert }).then(
         () => { seen.push(`secured ${this.tls?.protocol ?? '?'}`); },
         (error: unknown) => { seen.push(`failed ${String(error)}`); });
@@ -294,10 +299,10 @@ t.test('AsyncChat.startTls() hands TLS the ClientHello that came in the same rea
   // One write: the line, then the ClientHello behind it.
   const client = pipelinedClient(sock);
   t.teardown(() => { client.destroy(); });
-  await deadline(new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); }), 'the handshake');
+  await deadline(handshaken(client), 'the handshake');
   client.write('hello\r\n');
   t.equal((await deadline(readExactly(client, 12), 'the encrypted echo')).toString(), 'echo hello\r\n');
-  t.same(seen, ['greeting made before the call: false', 'upgrading true', 'secured TLSv1.3'], 'no line but STARTTLS was framed before the handshake');
+  t.same(seen, ['upgrading true', 'secured TLSv1.3'], 'no line but STARTTLS was framed before the handshake');
   client.destroy();
   await server.stop();
 });
@@ -316,7 +321,7 @@ t.test('AsyncChat.startTls() sends everything pushed before it in plaintext firs
   t.ok(plain.equals(greeting), 'every pushed byte came in plaintext, in order');
   const client = tls.connect({ socket: sock, servername: 'localhost', ca: c.ca });
   t.teardown(() => { client.destroy(); });
-  await deadline(new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); }), 'the handshake');
+  await deadline(handshaken(client), 'the handshake');
   client.write('after\r\n');
   t.equal((await deadline(readExactly(client, 12), 'the encrypted echo')).toString(), 'echo after\r\n');
   t.same(seen, ['greeting made before the call: false', 'upgrading true', 'secured TLSv1.3'], 'the upgrade waited for the queue');
@@ -387,7 +392,7 @@ t.test('AsyncChat.startTls() waiting for its queue calls no handleRead(), though
   for (let i = 0; i < 50; i++) await new Promise((resolve) => { setImmediate(resolve); });
   t.equal(readsWhileQueued, 0, 'no handleRead() while the upgrade waits in the queue (no busy loop)');
   open();
-  await deadline(new Promise((resolve, reject) => { client.once('secureConnect', resolve); client.once('error', reject); }), 'the handshake');
+  await deadline(handshaken(client), 'the handshake');
   t.equal(await deadline(upgraded, 'the server side'), 'secured');
   client.destroy();
   await server.stop();
