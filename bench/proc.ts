@@ -31,15 +31,20 @@ export function ticks(pid: number): number {
 }
 
 /**
- * A process's CPU clocks, one per thread, in nanoseconds (the first field of
- * /proc/PID/task/TID/schedstat: time on a CPU, user and system). Finer than
- * /proc's 10 ms ticks, which a run of 0.2 s of CPU counts to ±5%. `null`
- * where the kernel keeps no schedstat.
+ * A process's CPU time so far: one clock per thread, in nanoseconds (the first
+ * field of /proc/PID/task/TID/schedstat: time on a CPU, user and system), and
+ * its ticks as the fallback where the kernel keeps no schedstat. The clocks
+ * are finer than /proc's 10 ms ticks, which count a run of 0.2 s of CPU to ±5%.
  */
-export type CpuClocks = Map<string, number> | null;
+export interface CpuSnapshot { readonly clocks: Map<string, number> | null; readonly ticks: number }
 
-/** Reads `pid`'s per-thread CPU clocks. */
-export function cpuClocks(pid: number): CpuClocks {
+/** Takes `pid`'s CPU snapshot. */
+export function cpuSnapshot(pid: number): CpuSnapshot {
+  return { clocks: threadClocks(pid), ticks: ticks(pid) };
+}
+
+/** `pid`'s per-thread CPU clocks, or `null` without schedstat. */
+function threadClocks(pid: number): Map<string, number> | null {
   const clocks = new Map<string, number>();
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -54,15 +59,14 @@ export function cpuClocks(pid: number): CpuClocks {
 }
 
 /**
- * CPU seconds `pid` used since `before` (every thread; a thread that exited
- * in between is missed, one that started is counted from its start), or, with
- * no schedstat, from ticks since `beforeTicks`.
+ * CPU seconds `pid` used since `before`, every thread (a thread that exited in
+ * between is missed, one that started is counted from its start).
  */
-export function cpuSecondsSince(pid: number, before: CpuClocks, beforeTicks: number): number {
-  const now = before === null ? null : cpuClocks(pid);
-  if (before === null || now === null) return (ticks(pid) - beforeTicks) / TICKS_PER_SECOND;
+export function cpuSecondsSince(pid: number, before: CpuSnapshot): number {
+  const now = before.clocks === null ? null : threadClocks(pid);
+  if (before.clocks === null || now === null) return (ticks(pid) - before.ticks) / TICKS_PER_SECOND;
   let nanos = 0;
-  for (const [tid, clock] of now) nanos += clock - (before.get(tid) ?? 0);
+  for (const [tid, clock] of now) nanos += clock - (before.clocks.get(tid) ?? 0);
   return nanos / 1e9;
 }
 

@@ -24,7 +24,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { listen } from 'asyncore';
 import type { Channel } from 'asyncore';
-import { cpuClocks, cpuSecondsSince, resultsPath, saveResults, ticks, track } from './proc.js';
+import { cpuSecondsSince, cpuSnapshot, resultsPath, saveResults, track } from './proc.js';
 
 const HOST = '127.0.0.1';
 const args = process.argv.slice(2);
@@ -93,7 +93,6 @@ async function client(port: number, ca: Buffer, w: Workload): Promise<void> {
   sock.destroy();
 }
 
-
 async function start(kind: string, dir: string): Promise<{ child: ChildProcess; port: number }> {
   const child = track(spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const [line] = await once(child.stdout as NodeJS.ReadableStream, 'data') as [Buffer];
@@ -108,12 +107,11 @@ async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repea
     // One unmeasured pass first: the steady state is measured, not the
     // compilation of each server's code on first use (more JS in ours).
     await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
-    const before = cpuClocks(pid);
-    const beforeTicks = ticks(pid);
+    const before = cpuSnapshot(pid);
     for (let r = 0; r < repeat; r++) {
       await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
     }
-    const seconds = cpuSecondsSince(pid, before, beforeTicks);
+    const seconds = cpuSecondsSince(pid, before);
     const total = repeat * w.connections * w.messages * (w.unit === 'MiB' ? w.size / (1024 * 1024) : 1);
     return total / Math.max(seconds, 0.001);
   } finally {
@@ -139,7 +137,9 @@ async function main(): Promise<void> {
     const ca = readFileSync(path.join(dir, 'cert.pem'));
     const results: Record<string, unknown>[] = [];
     const only = option('--workload');
-    for (const w of WORKLOADS.filter((each) => only === undefined || each.name === only)) {
+    const workloads = WORKLOADS.filter((each) => only === undefined || each.name === only);
+    if (workloads.length === 0) throw new RangeError(`--workload ${String(only)}: expected one of ${WORKLOADS.map((w) => w.name).join(', ')}`);
+    for (const w of workloads) {
       const ratios: number[] = [];
       const ours: number[] = [];
       const raw: number[] = [];

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuClocks, cpuSecondsSince, resultsPath, saveResults, ticks, track } from './proc.js';
+import { cpuSecondsSince, cpuSnapshot, resultsPath, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -76,10 +76,9 @@ async function measure(server: Server, load: Load): Promise<Sample> {
     const gen = track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
     const lines = createInterface({ input: gen.stdout })[Symbol.asyncIterator]();
     await lines.next(); // 'started'
-    const clocks = cpuClocks(pid);
-    const t0 = ticks(pid);
+    const before = cpuSnapshot(pid);
     const result = await lines.next();
-    const cpuSeconds = cpuSecondsSince(pid, clocks, t0);
+    const cpuSeconds = cpuSecondsSince(pid, before);
     if (result.done === true) throw new Error('the load generator exited without a result');
     const { sent, echoed, seconds: took } = JSON.parse(result.value) as { sent: number; echoed: number; seconds: number };
     return {
