@@ -20,7 +20,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { AF_INET, Channel } from 'asyncore';
-import { resultsPath, saveResults, track } from './proc.js';
+import { median, resultsPath, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -214,11 +214,6 @@ async function runClient(client: Client, port: number, direction: Direction, sec
   return { mbps: result.bytes / 1e6 / result.seconds, cpuPerGB: cpu / (result.bytes / 1e9), errors: result.errors };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 async function orchestrate(): Promise<void> {
   const rounds = Number(option('rounds', '3')) || 3;

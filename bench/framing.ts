@@ -13,12 +13,15 @@
 //   npm run bench                                     (the whole suite, this one part of it)
 //   node build/bench/framing.js --rounds 5 --no-save   (after tsc -p tsconfig.bench.json)
 //   node build/bench/framing.js --servers lines,chunks --no-save   (a subset; raw always runs)
-// BENCH_SECONDS sets each run's length (default 1.5 s): about 40 s in all by default.
+// BENCH_SECONDS sets each run's length (default 1.5 s), BENCH_WARMUP_SECONDS the
+// unmeasured load before each run (default 0.5 s): about 50 s in all by default.
 import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { median, nextLine, outputLines, pin, resultsPath, saveResults, taskset, ticks, TICKS_PER_SECOND, track } from './proc.js';
 
@@ -28,6 +31,7 @@ const argv = process.argv.slice(2);
 const rounds = Math.max(1, Number(argv[argv.indexOf('--rounds') + 1] ?? 3) || 3);
 const resultsFile = resultsPath(argv, 'framing');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? '0.5');
 // The scanner is not public: taken from the build of src (npm run build).
 type ScannerModule = typeof import('../dist/framing/scanner.js');
 const { FrameScanner } = await import(pathToFileURL(path.join(root, 'dist/framing/scanner.js')).href) as ScannerModule;
@@ -65,9 +69,18 @@ async function measure(server: Server): Promise<Run> {
   const child = track(spawn(command, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: root }));
   try {
     const { port, pid } = JSON.parse(await nextLine(outputLines(child), server.name)) as { port: number; pid: number };
-    const job = JSON.stringify({ mode: 'rr', connections: 100, seconds, port, lines: 1 });
-    const [lcmd, ...lrest] = pin(1, [...loadgen, job]);
-    const load = track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const generate = (time: number): ChildProcessByStdio<null, Readable, null> => {
+      const [lcmd, ...lrest] = pin(1, [...loadgen, JSON.stringify({ mode: 'rr', connections: 100, seconds: time, port, lines: 1 })]);
+      return track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    };
+    if (warmupSeconds > 0) {
+      // Unmeasured, the same load first: V8 compiles the Node servers' code
+      // while they run (Python's is not compiled), a one-time cost.
+      const warming = generate(warmupSeconds);
+      warming.stdout.resume();
+      await once(warming, 'exit');
+    }
+    const load = generate(seconds);
     const exited = once(load, 'exit');
     const lines = outputLines(load);
     await nextLine(lines, 'the load generator'); // 'started'

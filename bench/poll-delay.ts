@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { AF_INET, ChannelMap, Dispatcher, closeAll, loop } from 'asyncore';
-import { resultsPath, saveResults } from './proc.js';
+import { median, resultsPath, saveResults } from './proc.js';
 
 const SIZES = [10, 1_000, 4_000];
 const argv = process.argv.slice(2);
@@ -39,10 +39,6 @@ class Trigger extends Dispatcher {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
 
 async function run(size: number): Promise<{ outside: number[]; handler: number[] }> {
   const map = new ChannelMap();

@@ -8,7 +8,8 @@
 //     (a subset: --only names workloads, --servers picks servers by a part of
 //     their name, raw node:net always runs; --no-save keeps bench/results as is)
 // BENCH_SECONDS sets each run's length (default 1.5 s), BENCH_IDLE_SECONDS
-// idle-10k's idle window (default 3 s).
+// idle-10k's idle window (default 3 s), BENCH_WARMUP_SECONDS the unmeasured
+// load before each run (default 0.5 s).
 // Results go to bench/results/run.json and run.md (--json FILE: there, and the .md beside it);
 // npm run bench (bench/suite.ts) runs this as one part of the suite.
 //   node build/bench/run.js --only rr-100 --experiments --servers await,floor --rounds 7 --no-save
@@ -17,14 +18,15 @@
 //     (adds each library server of another checkout's build, named "... (baseline)",
 //     interleaved in the same rounds: a before/after comparison on one machine state)
 import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import type { ChildProcess, ChildProcessByStdio } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { resultsPath, saveResults, track } from './proc.js';
+import { median, resultsPath, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -36,6 +38,8 @@ const resultsFile = resultsPath(args, 'run');
 const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
 // idle-10k's window for the server's idle CPU (read in 10 ms ticks).
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? '3');
+// Seconds of unmeasured load before each measured run (0: none).
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? '0.5');
 const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const python = spawnSync('python3', ['-c', 'import asyncore'], { stdio: 'ignore' }).status === 0;
@@ -173,12 +177,24 @@ async function resultLine(lines: AsyncIterator<string>): Promise<string> {
   return next.value;
 }
 
-async function measure(server: Server, workload: Workload): Promise<Sample> {
-  const { child, port, pid } = await startServer(server);
-  const job = { ...workload.job, port, seconds };
+/** The load generator, pinned, for `job`. */
+function generate(job: Record<string, unknown>): ChildProcessByStdio<Writable, Readable, null> {
   const command = loadgen === 'c' ? [loadgenC, JSON.stringify(job)] : ['node', path.join(here, 'loadgen.js'), JSON.stringify(job)];
   const [cmd, ...rest] = pinned(1, command) as [string, ...string[]];
-  const load = track(spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] }));
+  return track(spawn(cmd, rest, { stdio: ['pipe', 'pipe', 'inherit'] }));
+}
+
+async function measure(server: Server, workload: Workload): Promise<Sample> {
+  const { child, port, pid } = await startServer(server);
+  if (warmupSeconds > 0 && workload.job.mode !== 'idle') {
+    // Unmeasured, the same load first: V8 compiles a server's code while it
+    // runs (ours more than raw's; Python's not at all), a one-time cost that
+    // is not the server's steady state.
+    const warming = generate({ ...workload.job, port, seconds: warmupSeconds });
+    warming.stdout.resume();
+    await once(warming, 'exit');
+  }
+  const load = generate({ ...workload.job, port, seconds });
   const loadExit = once(load, 'exit');
   try {
     if (workload.job.mode === 'idle') {
@@ -234,12 +250,6 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 
 const samples = new Map<string, Sample[]>(); // `${workload}|${server}` → per round
 const key = (w: string, s: string): string => `${w}|${s}`;

@@ -5,10 +5,16 @@
 // each round's ratio is ours / raw; the median over the rounds is reported.
 //
 //   npm run bench                      (the whole suite, this one part of it)
-//   node build/bench/tls.js            3 rounds, about 30-60 s
+//   node build/bench/tls.js            3 rounds, about 1 to 2 minutes
 //   node build/bench/tls.js --rounds 5 --no-save
 //   node build/bench/tls.js --workload stream-8   (one workload only)
-// BENCH_TLS_REPEAT sets the measured passes per run (default 6).
+//   node build/bench/tls.js --curve 300            (CPU per pass as each server warms up)
+// BENCH_TLS_REPEAT sets the measured passes per run (default 30), and
+// BENCH_TLS_WARMUP the unmeasured passes before them (default 20): a server's
+// CPU per pass falls for its first 100 or so passes while V8 compiles the code
+// that runs once per connection (ours more than raw's), so one warm-up pass
+// measured the compiler as much as the server, and a short measured window
+// hit or missed V8's recompilations by chance (docs/performance.md, "TLS").
 //
 // Workloads: rr-100 (100 ping-pongs of 64 bytes per connection, many
 // connections at once) and stream-8 (8 writes of 64 KiB per connection, echoed
@@ -24,7 +30,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { listen } from 'asyncore';
 import type { Channel } from 'asyncore';
-import { cpuSecondsSince, cpuSnapshot, resultsPath, saveResults, track } from './proc.js';
+import { cpuSecondsSince, cpuSnapshot, median, resultsPath, saveResults, track } from './proc.js';
 
 const HOST = '127.0.0.1';
 const args = process.argv.slice(2);
@@ -99,18 +105,21 @@ async function start(kind: string, dir: string): Promise<{ child: ChildProcess; 
   return { child, port: Number(line.toString().trim()) };
 }
 
+/** One pass of a workload: every connection at once, each with its own handshake. */
+async function pass(port: number, ca: Buffer, w: Workload): Promise<void> {
+  await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
+}
+
 /** Runs a workload `repeat` times against a fresh server; returns units per server CPU-second. */
-async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repeat: number): Promise<number> {
+async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repeat: number, warmup: number): Promise<number> {
   const { child, port } = await start(kind, dir);
   try {
     const pid = child.pid ?? 0;
-    // One unmeasured pass first: the steady state is measured, not the
+    // Unmeasured passes first: the steady state is measured, not the
     // compilation of each server's code on first use (more JS in ours).
-    await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
+    for (let r = 0; r < warmup; r++) await pass(port, ca, w);
     const before = cpuSnapshot(pid);
-    for (let r = 0; r < repeat; r++) {
-      await Promise.all(Array.from({ length: w.connections }, () => client(port, ca, w)));
-    }
+    for (let r = 0; r < repeat; r++) await pass(port, ca, w);
     const seconds = cpuSecondsSince(pid, before);
     const total = repeat * w.connections * w.messages * (w.unit === 'MiB' ? w.size / (1024 * 1024) : 1);
     return total / Math.max(seconds, 0.001);
@@ -120,14 +129,36 @@ async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repea
   }
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-};
+
+/**
+ * `--curve N`: each server alone, N passes, the server CPU per pass averaged
+ * over each tenth of them: how long each takes to reach its steady state.
+ */
+async function curve(dir: string, ca: Buffer, w: Workload, passes: number): Promise<void> {
+  const group = Math.max(1, Math.floor(passes / 10));
+  for (const kind of ['raw', 'ours']) {
+    const { child, port } = await start(kind, dir);
+    try {
+      const perPass: string[] = [];
+      let before = cpuSnapshot(child.pid ?? 0);
+      for (let p = 1; p <= passes; p++) {
+        await pass(port, ca, w);
+        if (p % group !== 0) continue;
+        perPass.push((cpuSecondsSince(child.pid ?? 0, before) * 1000 / group).toFixed(1));
+        before = cpuSnapshot(child.pid ?? 0);
+      }
+      console.log(`${w.name} ${kind}: server CPU ms per pass, by ${group} passes: ${perPass.join(' ')}`);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  }
+}
 
 async function main(): Promise<void> {
   const rounds = Math.max(1, Number(option('--rounds') ?? 3) || 3);
-  const repeat = Number(process.env.BENCH_TLS_REPEAT ?? '6');
+  const repeat = Number(process.env.BENCH_TLS_REPEAT ?? '30');
+  const warmup = Number(process.env.BENCH_TLS_WARMUP ?? '20');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-tls-'));
   try {
     const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
@@ -139,6 +170,13 @@ async function main(): Promise<void> {
     const only = option('--workload');
     const workloads = WORKLOADS.filter((each) => only === undefined || each.name === only);
     if (workloads.length === 0) throw new RangeError(`--workload ${String(only)}: expected one of ${WORKLOADS.map((w) => w.name).join(', ')}`);
+    const passes = option('--curve');
+    if (passes !== undefined) {
+      const count = Number(passes);
+      if (!Number.isInteger(count) || count < 1) throw new RangeError(`--curve ${passes}: expected a positive integer`);
+      for (const w of workloads) await curve(dir, ca, w, count);
+      return;
+    }
     for (const w of workloads) {
       const ratios: number[] = [];
       const ours: number[] = [];
@@ -147,7 +185,7 @@ async function main(): Promise<void> {
         // Interleaved, the order alternating, so drift in the machine's state hits both.
         const order = round % 2 === 1 ? ['raw', 'ours'] : ['ours', 'raw'];
         const got: Record<string, number> = {};
-        for (const kind of order) got[kind] = await measure(kind, dir, ca, w, repeat);
+        for (const kind of order) got[kind] = await measure(kind, dir, ca, w, repeat, warmup);
         raw.push(got.raw ?? NaN);
         ours.push(got.ours ?? NaN);
         ratios.push((got.ours ?? NaN) / (got.raw ?? NaN));
