@@ -215,7 +215,15 @@ for (const fam of families) {
       const c = client(t, map, fam, server, { writeHighWaterMark: 4096 });
       const s = await acceptOne(t, server, map);
       await c.opened;
-      const accepted = fill(c);
+      let accepted = fill(c);
+      // The peer's channel reads on until it holds its readHighWaterMark (64 KiB by
+      // default), and every read frees room in the kernel behind our fill, so the
+      // socket could drain by itself. Once the peer has stopped reading, nothing
+      // does: fill again what its reads freed, and the socket stays full.
+      const peer = s[Symbol.asyncIterator]();
+      while (s.bufferedAmount < 65536) await untilEvent(peer, (ev) => ev.type === 'read');
+      await peer.return?.();
+      accepted = Buffer.concat([accepted, fill(c)]);
       c.writeInterest = true;
       const it = c[Symbol.asyncIterator]();
       await untilEvent(it, (ev) => ev.type === 'connect');
