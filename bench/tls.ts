@@ -129,7 +129,6 @@ async function measure(kind: string, dir: string, ca: Buffer, w: Workload, repea
   }
 }
 
-
 /**
  * `--curve N`: each server alone, N passes, the server CPU per pass averaged
  * over each tenth of them: how long each takes to reach its steady state.
