@@ -13,6 +13,7 @@ import type { HandlerResult } from '../../src/index.js';
 import { certs } from '../helpers/certs.js';
 import { OPENSSL, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
+import { rawClient } from '../helpers/events.js';
 import { testMap } from '../helpers/net.js';
 
 const skip = OPENSSL.skip;
@@ -293,9 +294,7 @@ t.test('AsyncChat.startTls() hands TLS the ClientHello that came in the same rea
   const seen: string[] = [];
   const Chat = upgradingChat(seen, null);
   const server = await classicServer(t, (sock, map) => { new Chat(sock, map); });
-  const sock = net.connect(server.port, '127.0.0.1');
-  t.teardown(() => { sock.destroy(); });
-  await deadline(new Promise((resolve) => { sock.once('connect', resolve); }), 'connected');
+  const sock = await rawClient(t, ['127.0.0.1', server.port]);
   // One write: the line, then the ClientHello behind it.
   const client = pipelinedClient(sock);
   t.teardown(() => { client.destroy(); });
@@ -314,8 +313,7 @@ t.test('AsyncChat.startTls() sends everything pushed before it in plaintext firs
   const greeting = Buffer.concat([Buffer.from('220 go ahead\r\n'), Buffer.alloc(300_000, 'g')]);
   const Chat = upgradingChat(seen, greeting);
   const server = await classicServer(t, (sock, map) => { new Chat(sock, map); });
-  const sock = net.connect(server.port, '127.0.0.1');
-  t.teardown(() => { sock.destroy(); });
+  const sock = await rawClient(t, ['127.0.0.1', server.port]);
   sock.write('STARTTLS\r\n');
   const plain = await deadline(readExactly(sock, greeting.length), 'the plaintext');
   t.ok(plain.equals(greeting), 'every pushed byte came in plaintext, in order');
@@ -343,8 +341,7 @@ t.test('AsyncChat.startTls() checks at once: a second upgrade and a closed chat 
     first.catch(() => { /* the peer never speaks TLS: closed by the test */ });
     try { chat.startTls({ key: c.key, cert: c.cert }); } catch (error) { errors.push(error); }
   });
-  const sock = net.connect(server.port, '127.0.0.1');
-  t.teardown(() => { sock.destroy(); });
+  const sock = await rawClient(t, ['127.0.0.1', server.port]);
   await deadline(readExactly(sock, 1), 'the chat exists');
   t.equal(errors.length, 1);
   t.type(errors[0], ChannelStateError, 'one upgrade at a time');
@@ -382,9 +379,7 @@ t.test('AsyncChat.startTls() waiting for its queue calls no handleRead(), though
     }
   }
   const server = await classicServer(t, (sock, map) => { new Gated(sock, map); });
-  const sock = net.connect(server.port, '127.0.0.1');
-  t.teardown(() => { sock.destroy(); });
-  await deadline(new Promise((resolve) => { sock.once('connect', resolve); }), 'connected');
+  const sock = await rawClient(t, ['127.0.0.1', server.port]);
   const client = pipelinedClient(sock);
   t.teardown(() => { client.destroy(); });
   await deadline(new Promise<void>((resolve) => { const check = (): void => { if (queued) resolve(); else setImmediate(check); }; check(); }), 'the upgrade asked for');
