@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, nextLine, outputLines, pin, resultsPath, saveResults, taskset, ticks, TICKS_PER_SECOND, track } from './proc.js';
+import { median, nextLine, outputLines, pin, resultsPath, runOut, saveResults, taskset, ticks, TICKS_PER_SECOND, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -76,9 +76,7 @@ async function measure(server: Server): Promise<Run> {
     if (warmupSeconds > 0) {
       // Unmeasured, the same load first: V8 compiles the Node servers' code
       // while they run (Python's is not compiled), a one-time cost.
-      const warming = generate(warmupSeconds);
-      warming.stdout.resume();
-      await once(warming, 'exit');
+      await runOut(generate(warmupSeconds));
     }
     const load = generate(seconds);
     const exited = once(load, 'exit');

@@ -4,6 +4,7 @@
 // the bench however it ends.
 import { spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -68,6 +69,15 @@ export function cpuSecondsSince(pid: number, before: CpuSnapshot): number {
   let nanos = 0;
   for (const [tid, clock] of now) nanos += clock - (before.clocks.get(tid) ?? 0);
   return nanos / 1e9;
+}
+
+/**
+ * Waits for a child whose output is not wanted (an unmeasured warm-up load)
+ * to exit, its output read and dropped so that a full pipe cannot stall it.
+ */
+export async function runOut(child: ChildProcess): Promise<void> {
+  child.stdout?.resume();
+  if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
 }
 
 /** `command` run on `core` only (taskset execs it: the pid is the command's). */

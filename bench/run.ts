@@ -26,7 +26,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { median, resultsPath, saveResults, track } from './proc.js';
+import { median, resultsPath, runOut, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -190,9 +190,7 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
     // Unmeasured, the same load first: V8 compiles a server's code while it
     // runs (ours more than raw's; Python's not at all), a one-time cost that
     // is not the server's steady state.
-    const warming = generate({ ...workload.job, port, seconds: warmupSeconds });
-    warming.stdout.resume();
-    await once(warming, 'exit');
+    await runOut(generate({ ...workload.job, port, seconds: warmupSeconds }));
   }
   const load = generate({ ...workload.job, port, seconds });
   const loadExit = once(load, 'exit');

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuSecondsSince, cpuSnapshot, median, resultsPath, saveResults, track } from './proc.js';
+import { cpuSecondsSince, cpuSnapshot, median, resultsPath, runOut, saveResults, track } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -80,9 +80,7 @@ async function measure(server: Server, load: Load): Promise<Sample> {
       const [lcmd, ...lrest] = pinned(1, ['node', path.join(here, 'udp-load.js'), job]) as [string, ...string[]];
       return track(spawn(lcmd, lrest, { stdio: ['ignore', 'pipe', 'inherit'] }));
     };
-    const warming = generate(warmup);
-    warming.stdout?.resume();
-    await once(warming, 'exit');
+    await runOut(generate(warmup));
     const gen = generate(seconds);
     const lines = createInterface({ input: gen.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
     await lines.next(); // 'started'
