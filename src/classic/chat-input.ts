@@ -77,7 +77,11 @@ export interface ChatHandlers {
   frameTooLong(error: FrameTooLongError): HandlerResult;
 }
 
-/** Whether a handler stopped the scan: it closed the chat or asked for TLS. */
+/**
+ * Whether a handler stopped the scan: it closed the chat or asked for TLS. A
+ * function, read after the handler ran: inline, the compiler would narrow
+ * `closing` to the false it was checked to be before the call.
+ */
 function stops(chat: ChatHandlers): boolean {
   return chat.closing || chat.upgrading;
 }
