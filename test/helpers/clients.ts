@@ -13,18 +13,23 @@ export interface ClientCheck {
   readonly missing: string | false;
 }
 
+/** What a skipped test says of a missing command: the command that installs it. */
+export function missingCommand(command: string, pkg: string): string {
+  return `${command} is missing: install it (apt-get install -y --no-install-recommends ${pkg}) to run this test`;
+}
+
 /**
  * Checks for a client by running `probe` (which must exit 0).
  * @param probe - the command and its arguments, e.g. `['socat', '-V']`
  * @param pkg - the Debian package that provides it
- * @param why - what to say when the probe fails, if not that the command is missing
+ * @param why - what to say when the probe fails, if not that the probe's command is missing
  */
 export function client(probe: readonly [string, ...string[]], pkg: string, why?: string): ClientCheck {
   const [command, ...args] = probe;
   const ran = spawnSync(command, args, { stdio: 'ignore', timeout: 10_000 });
   const missing = ran.error === undefined && ran.status === 0
     ? false
-    : why ?? `${command} is missing: install it (apt-get install -y --no-install-recommends ${pkg}) to run this test`;
+    : why ?? missingCommand(command, pkg);
   return { skip: process.env.CI === 'true' ? false : missing, missing };
 }
 
@@ -56,7 +61,8 @@ export const SWAKS_TLS = client(
 );
 export const CURL = client(['curl', '--version'], 'curl');
 export const AB = client(['ab', '-V'], 'apache2-utils');
-// `wrk --version` exits 1: the probe asks the shell whether the command exists.
-export const WRK = client(['sh', '-c', 'command -v wrk'], 'wrk');
+// `wrk --version` exits 1: the probe asks the shell whether the command
+// exists, so the message must name wrk, not the shell.
+export const WRK = client(['sh', '-c', 'command -v wrk'], 'wrk', missingCommand('wrk', 'wrk'));
 export const REDIS_CLI = client(['redis-cli', '--version'], 'redis-tools');
 export const REDIS_BENCHMARK = client(['redis-benchmark', '--version'], 'redis-tools');
