@@ -9,6 +9,7 @@
 //   node build/bench/tls.js --rounds 5 --no-save
 //   node build/bench/tls.js --workload stream-8   (one workload only)
 //   node build/bench/tls.js --curve 300            (CPU per pass as each server warms up)
+//   node build/bench/tls.js --experiments          (adds raw-bounded and floor, below)
 // BENCH_TLS_REPEAT sets the measured passes per run (default 30), and
 // BENCH_TLS_WARMUP the unmeasured passes before them (default 20): a server's
 // CPU per pass falls for its first 100 or so passes while V8 compiles the code
@@ -18,7 +19,8 @@
 //
 // Workloads: rr-100 (100 ping-pongs of 64 bytes per connection, many
 // connections at once) and stream-8 (8 writes of 64 KiB per connection, echoed
-// back). Every connection starts with its own full handshake, on both servers.
+// back); stream-64 (64 writes of 64 KiB on each of 4 connections) only when
+// named. Every connection starts with its own full handshake, on every server.
 // Results go to bench/results/tls.json.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -38,14 +40,73 @@ const option = (name: string): string | undefined => (args.includes(name) ? args
 
 // ---- the servers (run as children: `tls.js --serve raw|ours --dir DIR`) -----------------
 
+// ---- experiments (`--experiments`): what a bound costs raw node:tls ---------------
+// Ours never holds more than 64 KiB of unsent bytes per connection; the raw
+// server above holds whatever the peer sends. These two keep ours's bound, so
+// that the gap between raw and ours splits into the bound's cost and the
+// library's: `raw-bounded` stops reading while 64 KiB wait to be sent, and
+// `floor` adds the least a `for await` server does, one promise per wake.
+const BOUND = 64 * 1024;
+
+function boundedEcho(sock: tls.TLSSocket): void {
+  sock.on('data', (data: Buffer) => {
+    sock.write(data);
+    if (sock.writableLength >= BOUND) sock.pause();
+  });
+  sock.on('drain', () => sock.resume());
+}
+
+async function floorEcho(sock: tls.TLSSocket): Promise<void> {
+  const chunks: Buffer[] = [];
+  // A field, not a local: the listeners set it while the loop awaits.
+  const peer = { ended: false };
+  let arrived: (() => void) | null = null;
+  let drained: (() => void) | null = null;
+  const take = (waiter: (() => void) | null): null => {
+    waiter?.();
+    return null;
+  };
+  sock.on('data', (data: Buffer) => {
+    chunks.push(data);
+    arrived = take(arrived);
+  });
+  sock.on('close', () => {
+    peer.ended = true;
+    arrived = take(arrived);
+    drained = take(drained);
+  });
+  // Node's 'drain' comes once every byte is flushed (the write that passed its mark returned false).
+  sock.on('drain', () => { drained = take(drained); });
+  for (;;) {
+    const chunk = chunks.shift();
+    if (chunk === undefined) {
+      if (peer.ended) return;
+      await new Promise<void>((resolve) => { arrived = resolve; });
+      continue;
+    }
+    sock.write(chunk);
+    if (sock.writableLength >= BOUND && !peer.ended) {
+      sock.pause();
+      await new Promise<void>((resolve) => { drained = resolve; });
+      sock.resume();
+    }
+  }
+}
+
 async function serve(kind: string, dir: string): Promise<void> {
   const key = readFileSync(path.join(dir, 'key.pem'));
   const cert = readFileSync(path.join(dir, 'cert.pem'));
   process.once('SIGTERM', () => process.exit(0));
-  if (kind === 'raw') {
+  const echoes: Record<string, ((sock: tls.TLSSocket) => void) | undefined> = {
+    raw: (sock) => sock.on('data', (data: Buffer) => sock.write(data)),
+    'raw-bounded': boundedEcho,
+    floor: (sock) => { void floorEcho(sock); },
+  };
+  const rawEcho = echoes[kind];
+  if (rawEcho !== undefined) {
     const server = tls.createServer({ key, cert }, (sock) => {
-      sock.on('data', (data: Buffer) => sock.write(data));
       sock.on('error', () => sock.destroy());
+      rawEcho(sock);
     });
     server.listen({ host: HOST, port: 0, backlog: 4096 }, () => {
       process.stdout.write(`${String((server.address() as { port: number }).port)}\n`);
@@ -65,10 +126,13 @@ async function serve(kind: string, dir: string): Promise<void> {
 
 // ---- the load ---------------------------------------------------------------------
 
-interface Workload { name: string; connections: number; messages: number; size: number; unit: string }
+interface Workload { name: string; connections: number; messages: number; size: number; unit: string; named?: true }
 const WORKLOADS: Workload[] = [
   { name: 'rr-100', connections: 64, messages: 100, size: 64, unit: 'requests' },
   { name: 'stream-8', connections: 16, messages: 8, size: 64 * 1024, unit: 'MiB' },
+  // Run only when named (--workload stream-64): long streams on few
+  // connections, where handshakes no longer hide what streaming costs.
+  { name: 'stream-64', connections: 4, messages: 64, size: 64 * 1024, unit: 'MiB', named: true },
 ];
 
 /** One connection: `messages` writes, each waiting for its echo (rr) or all at once (stream). */
@@ -167,7 +231,7 @@ async function main(): Promise<void> {
     const ca = readFileSync(path.join(dir, 'cert.pem'));
     const results: Record<string, unknown>[] = [];
     const only = option('--workload');
-    const workloads = WORKLOADS.filter((each) => only === undefined || each.name === only);
+    const workloads = WORKLOADS.filter((each) => (only === undefined ? each.named !== true : each.name === only));
     if (workloads.length === 0) throw new RangeError(`--workload ${String(only)}: expected one of ${WORKLOADS.map((w) => w.name).join(', ')}`);
     const passes = option('--curve');
     if (passes !== undefined) {
@@ -176,23 +240,33 @@ async function main(): Promise<void> {
       for (const w of workloads) await curve(dir, ca, w, count);
       return;
     }
+    const kinds = ['raw', 'ours', ...(args.includes('--experiments') ? ['raw-bounded', 'floor'] : [])];
     for (const w of workloads) {
-      const ratios: number[] = [];
-      const ours: number[] = [];
-      const raw: number[] = [];
+      const perKind = new Map<string, number[]>(kinds.map((kind) => [kind, []]));
+      const ratiosOf = new Map<string, number[]>(kinds.map((kind) => [kind, []]));
       for (let round = 1; round <= rounds; round++) {
         // Interleaved, the order alternating, so drift in the machine's state hits both.
-        const order = round % 2 === 1 ? ['raw', 'ours'] : ['ours', 'raw'];
+        const order = round % 2 === 1 ? kinds : [...kinds].reverse();
         const got: Record<string, number> = {};
         for (const kind of order) got[kind] = await measure(kind, dir, ca, w, repeat, warmup);
-        raw.push(got.raw ?? NaN);
-        ours.push(got.ours ?? NaN);
-        ratios.push((got.ours ?? NaN) / (got.raw ?? NaN));
-        process.stderr.write(`round ${round}/${rounds} ${w.name}: raw ${(got.raw ?? 0).toFixed(0)}, ours ${(got.ours ?? 0).toFixed(0)} ${w.unit}/CPU-s\n`);
+        for (const kind of kinds) {
+          perKind.get(kind)?.push(got[kind] ?? NaN);
+          ratiosOf.get(kind)?.push((got[kind] ?? NaN) / (got.raw ?? NaN));
+        }
+        const line = kinds.map((kind) => `${kind} ${(got[kind] ?? 0).toFixed(0)}`).join(', ');
+        process.stderr.write(`round ${round}/${rounds} ${w.name}: ${line} ${w.unit}/CPU-s\n`);
       }
-      const result = { workload: w.name, unit: `${w.unit} per server CPU-second`, raw: median(raw), ours: median(ours), ratio: median(ratios), ratios };
+      const ratios = ratiosOf.get('ours') ?? [];
+      const result: Record<string, unknown> = {
+        workload: w.name, unit: `${w.unit} per server CPU-second`,
+        raw: median(perKind.get('raw') ?? []), ours: median(perKind.get('ours') ?? []), ratio: median(ratios), ratios,
+      };
+      console.log(`${w.name}: raw node:tls ${(result.raw as number).toFixed(1)}, asyncore ${(result.ours as number).toFixed(1)} ${w.unit}/CPU-s; ratio ${(result.ratio as number).toFixed(3)} (median of ${rounds})`);
+      for (const kind of kinds.slice(2)) {
+        result[kind] = { rate: median(perKind.get(kind) ?? []), ratio: median(ratiosOf.get(kind) ?? []) };
+        console.log(`${w.name}: experiment ${kind} ${median(perKind.get(kind) ?? []).toFixed(1)} ${w.unit}/CPU-s; ratio to raw ${median(ratiosOf.get(kind) ?? []).toFixed(3)}`);
+      }
       results.push(result);
-      console.log(`${w.name}: raw node:tls ${result.raw.toFixed(1)}, asyncore ${result.ours.toFixed(1)} ${w.unit}/CPU-s; ratio ${result.ratio.toFixed(3)} (median of ${rounds})`);
     }
     saveResults(resultsPath(args, 'tls'), { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rounds, repeat, results });
   } finally {
