@@ -93,7 +93,7 @@ async function floorEcho(sock: tls.TLSSocket): Promise<void> {
   }
 }
 
-// ---- the servers (run as children: `tls.js --serve raw|ours --dir DIR`) -----------------
+// ---- the servers (run as children: `tls.js --serve raw|ours|raw-bounded|floor --dir DIR`)
 
 async function serve(kind: string, dir: string): Promise<void> {
   const key = readFileSync(path.join(dir, 'key.pem'));
@@ -265,8 +265,10 @@ async function main(): Promise<void> {
       };
       console.log(`${w.name}: raw node:tls ${(result.raw as number).toFixed(1)}, asyncore ${(result.ours as number).toFixed(1)} ${w.unit}/CPU-s; ratio ${(result.ratio as number).toFixed(3)} (median of ${rounds})`);
       for (const kind of kinds.slice(2)) {
-        result[kind] = { rate: median(perKind.get(kind) ?? []), ratio: median(ratiosOf.get(kind) ?? []) };
-        console.log(`${w.name}: experiment ${kind} ${median(perKind.get(kind) ?? []).toFixed(1)} ${w.unit}/CPU-s; ratio to raw ${median(ratiosOf.get(kind) ?? []).toFixed(3)}`);
+        const rate = median(perKind.get(kind) ?? []);
+        const ratio = median(ratiosOf.get(kind) ?? []);
+        result[kind] = { rate, ratio };
+        console.log(`${w.name}: experiment ${kind} ${rate.toFixed(1)} ${w.unit}/CPU-s; ratio to raw ${ratio.toFixed(3)}`);
       }
       results.push(result);
     }
