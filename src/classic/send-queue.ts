@@ -191,7 +191,8 @@ export class SendQueue {
 
   /** Queues data in pieces of at most `pieceSize` bytes. */
   pushData(data: Buffer, pieceSize: number): void {
-    for (let at = 0; at < data.length; at += pieceSize) this.#entries.push(data.subarray(at, at + pieceSize));
+    if (data.length <= pieceSize) this.#entries.push(data); // no view made of the whole
+    else for (let at = 0; at < data.length; at += pieceSize) this.#entries.push(data.subarray(at, at + pieceSize));
     this.#bytes += data.length;
   }
 

@@ -37,9 +37,9 @@ export interface FrameSink {
 
 const EMPTY = Buffer.alloc(0);
 
-/** The longest start of `term` that `buf` ends with (shorter than `term`), or 0. */
-function prefixAtEnd(buf: Buffer, term: Buffer): number {
-  for (let size = Math.min(term.length - 1, buf.length); size > 0; size--) {
+/** The longest start of `term` that `buf` ends with after `from` (shorter than `term`), or 0. */
+function prefixAtEnd(buf: Buffer, term: Buffer, from: number): number {
+  for (let size = Math.min(term.length - 1, buf.length - from); size > 0; size--) {
     if (buf.compare(term, 0, size, buf.length - size) === 0) return size;
   }
   return 0;
@@ -111,50 +111,65 @@ export class FrameScanner {
    */
   scan(chunk: Buffer, sink: FrameSink): boolean {
     const held = this.takePending();
-    let buf = held.length === 0 ? chunk : chunk.length === 0 ? held : Buffer.concat([held, chunk]);
-    while (buf.length > 0) {
+    const buf = held.length === 0 ? chunk : chunk.length === 0 ? held : Buffer.concat([held, chunk]);
+    // Where the bytes not scanned yet start: an offset, not a view of the
+    // rest per frame (a chunk of many short frames made one view each).
+    let at = 0;
+    while (at < buf.length) {
       // Read on every pass: found() may change it.
       const term = this.#terminator;
       if (term === null || term === 0 || (Buffer.isBuffer(term) && term.length === 0)) {
-        this.#emit(buf, sink, false);
+        this.#emit(at === 0 ? buf : buf.subarray(at), sink, false);
         return false;
       }
       let end: number; // where the frame's bytes end in buf
       let next: number; // where the bytes after its terminator start
       if (typeof term === 'number') {
-        if (buf.length < term) {
-          this.#terminator = term - buf.length;
-          this.#emit(buf, sink, true);
+        const left = buf.length - at;
+        if (left < term) {
+          this.#terminator = term - left;
+          this.#emit(at === 0 ? buf : buf.subarray(at), sink, true);
           return false;
         }
         this.#terminator = 0;
-        end = next = term;
+        end = next = at + term;
         this.#matched = null;
       } else {
-        [end, next] = Buffer.isBuffer(term) ? [buf.indexOf(term), term.length] : this.#earliest(buf, term);
+        const single = Buffer.isBuffer(term);
+        end = single ? buf.indexOf(term, at) : this.#earliest(buf, term, at);
         if (end < 0) {
-          const keep = Buffer.isBuffer(term) ? prefixAtEnd(buf, term) : FrameScanner.#longestPrefix(buf, term);
-          if (keep < buf.length) this.#emit(keep === 0 ? buf : buf.subarray(0, buf.length - keep), sink, true);
-          // A copy: a few bytes must not keep a whole chunk alive.
-          if (keep > 0) this.#hold(Buffer.from(buf.subarray(buf.length - keep)));
+          this.#tail(buf, at, single ? prefixAtEnd(buf, term, at) : FrameScanner.#longestPrefix(buf, term, at), sink);
           return false;
         }
-        if (Buffer.isBuffer(term)) this.#matched = term;
-        next += end;
+        if (single) this.#matched = term;
+        next = end + (this.#matched as Buffer).length;
       }
-      if (end > 0) this.#emit(buf.subarray(0, end), sink, true);
-      buf = buf.subarray(next);
+      if (end > at) this.#emit(buf.subarray(at, end), sink, true);
+      at = next;
       this.#frameLength = 0;
       if (this.#skipping) {
         this.#skipping = false;
         continue;
       }
       if (sink.found() === true) {
-        this.#hold(buf);
+        if (at < buf.length) {
+          this.#pending = buf;
+          this.#start = at;
+        } else {
+          this.#hold(EMPTY);
+        }
         return true;
       }
     }
     return false;
+  }
+
+  /** No terminator after `at`: the bytes go to the frame, but for the last `keep`, a possible start of one. */
+  #tail(buf: Buffer, at: number, keep: number, sink: FrameSink): void {
+    const stop = buf.length - keep;
+    if (stop > at) this.#emit(at === 0 && keep === 0 ? buf : buf.subarray(at, stop), sink, true);
+    // A copy: a few bytes must not keep a whole chunk alive.
+    if (keep > 0) this.#hold(Buffer.from(buf.subarray(stop)));
   }
 
   /**
@@ -216,25 +231,25 @@ export class FrameScanner {
     sink.collect(data);
   }
 
-  /** The earliest match of any delimiter: [index, its length], or [-1, 0]; notes which one matched. */
-  #earliest(buf: Buffer, terms: readonly Buffer[]): [number, number] {
+  /** The earliest match of any delimiter at or after `from`, or -1; notes which one matched. */
+  #earliest(buf: Buffer, terms: readonly Buffer[], from: number): number {
     let best = -1;
     let size = 0;
     for (const term of terms) {
       if (term.length === 0) continue;
-      const at = buf.indexOf(term);
+      const at = buf.indexOf(term, from);
       if (at >= 0 && (best < 0 || at < best || (at === best && term.length > size))) {
         best = at;
         size = term.length;
         this.#matched = term;
       }
     }
-    return [best, size];
+    return best;
   }
 
-  static #longestPrefix(buf: Buffer, terms: readonly Buffer[]): number {
+  static #longestPrefix(buf: Buffer, terms: readonly Buffer[], from: number): number {
     let longest = 0;
-    for (const term of terms) longest = Math.max(longest, prefixAtEnd(buf, term));
+    for (const term of terms) longest = Math.max(longest, prefixAtEnd(buf, term, from));
     return longest;
   }
 }
