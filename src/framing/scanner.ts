@@ -136,7 +136,9 @@ export class FrameScanner {
         this.#matched = null;
       } else {
         const single = Buffer.isBuffer(term);
-        end = single ? buf.indexOf(term, at) : this.#earliest(buf, term, at);
+        // A one-byte delimiter is searched as a number: Node's byte search
+        // (memchr) instead of its general one, which prepares a pattern per call.
+        end = single ? (term.length === 1 ? buf.indexOf(term[0] as number, at) : buf.indexOf(term, at)) : this.#earliest(buf, term, at);
         if (end < 0) {
           this.#tail(buf, at, single ? prefixAtEnd(buf, term, at) : FrameScanner.#longestPrefix(buf, term, at), sink);
           return false;
