@@ -228,7 +228,7 @@ export class AsyncChat extends Dispatcher {
    */
   getData(): Buffer {
     const data = this.incoming.length === 1 ? this.incoming[0] as Buffer : Buffer.concat(this.incoming);
-    while (this.incoming.length > 0) this.incoming.pop(); // inline in V8, where `length = 0` calls the runtime
+    while (this.incoming.length > 0) this.incoming.pop(); // inlined; `length = 0` runs a setter (profiled)
     return data;
   }
 
