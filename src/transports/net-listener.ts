@@ -8,14 +8,9 @@ import type { Address, Family } from '../constants.js';
 import type { IpAddress } from '../internal/validate.js';
 import type { Core } from '../core/readiness.js';
 import { ListenerRole } from '../roles/listener.js';
-import { RAW } from './net-stream.js';
+import { RAW, heldFamily, holdSocket, takeEarlyError } from './net-stream.js';
 import type { ListenerBinding } from '../roles/listener.js';
 
-const queuedFamily = new WeakMap<net.Socket, Family>();
-const queuedError = new WeakMap<net.Socket, Error>();
-function onQueuedError(this: net.Socket, error: Error): void {
-  queuedError.set(this, error);
-}
 
 /** The peer's address of an accepted or connected socket. */
 export function peerAddress(sock: net.Socket, family: Family): Address {
@@ -28,7 +23,7 @@ export function peerAddress(sock: net.Socket, family: Family): Address {
 
 /** The address of a queued socket, as `accept()` returns it. */
 export function queuedAddress(sock: net.Socket): Address {
-  return peerAddress(sock, queuedFamily.get(sock) ?? AF_INET);
+  return peerAddress(sock, heldFamily(sock) ?? AF_INET);
 }
 
 /** What a channel takes over from a socket that waited in an accept queue. */
@@ -36,13 +31,9 @@ export interface Adopted { readonly family: Family; readonly error: Error | unde
 
 /** Takes a socket out of the listener's keeping: its family and any early error. */
 export function adoptSocket(sock: net.Socket): Adopted {
-  const family = queuedFamily.get(sock)
+  const family = heldFamily(sock)
     ?? (sock.remoteFamily === 'IPv6' ? AF_INET6 : sock.remoteFamily === 'IPv4' ? AF_INET : AF_UNIX);
-  sock.off('error', onQueuedError);
-  queuedFamily.delete(sock);
-  const error = queuedError.get(sock);
-  queuedError.delete(sock);
-  return { family, error };
+  return { family, error: takeEarlyError(sock) };
 }
 
 /** The part of the listener role the server feeds. */
@@ -97,8 +88,7 @@ export class NetListener implements ListenerBinding<net.Socket> {
     const server = this.server;
     this.#family = family;
     const offer = (sock: net.Socket): void => {
-      sock.on('error', onQueuedError);
-      queuedFamily.set(sock, family);
+      holdSocket(sock, family);
       sink.offer(sock);
     };
     const gate = this.gate;

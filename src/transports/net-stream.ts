@@ -16,19 +16,56 @@ import type { StreamBinding, StreamSettings, StreamTransport } from '../roles/st
 // symbol-keyed property, read on every socket event with an inline-cached
 // property load rather than a WeakMap's hash lookup, and no closure per socket
 // (56 bytes each per connection).
+// `null` while an accepted socket waits in a listener's queue: its error
+// listener is this file's already, and what it hears is kept for the channel
+// that adopts the socket (one listener for the socket's life, not one for the
+// wait and another after it).
 const OWNER = Symbol('asyncore.stream');
+const FAMILY = Symbol('asyncore.family');
+const EARLY = Symbol('asyncore.early');
 /** The TCP socket under a TLS socket this library made: a reset goes there (a TLS handle has none). */
 export const RAW = Symbol('asyncore.raw');
-interface OwnedSocket extends net.Socket { [OWNER]?: StreamRole; [RAW]?: net.Socket; idleSeconds?: number }
+interface OwnedSocket extends net.Socket {
+  [OWNER]?: StreamRole | null;
+  [FAMILY]?: Family;
+  [EARLY]?: Error;
+  [RAW]?: net.Socket;
+  idleSeconds?: number;
+}
 
-function socketError(this: OwnedSocket, error: Error): void { this[OWNER]?.onError(error); }
+function socketError(this: OwnedSocket, error: Error): void {
+  const role = this[OWNER];
+  if (role !== null && role !== undefined) role.onError(error);
+  else if (role === null) this[EARLY] ??= error; // waiting in a queue: the first error is the one reported
+}
+
+/** Keeps an accepted socket until a channel adopts it: its family, and any error it has meanwhile. */
+export function holdSocket(sock: net.Socket, family: Family): void {
+  const owned = sock as OwnedSocket;
+  owned[OWNER] = null;
+  owned[FAMILY] = family;
+  sock.on('error', socketError);
+}
+
+/** The family a held socket was accepted with; `undefined` for one no listener held. */
+export function heldFamily(sock: net.Socket): Family | undefined {
+  return (sock as OwnedSocket)[FAMILY];
+}
+
+/** The error a held socket had while it waited, taken (it is reported once). */
+export function takeEarlyError(sock: net.Socket): Error | undefined {
+  const owned = sock as OwnedSocket;
+  const error = owned[EARLY];
+  if (error !== undefined) owned[EARLY] = undefined;
+  return error;
+}
 function socketData(this: OwnedSocket, chunk: Buffer): void { this[OWNER]?.onData(chunk); }
 function socketEnd(this: OwnedSocket): void { this[OWNER]?.onEnd(); }
 function socketDrain(this: OwnedSocket): void { this[OWNER]?.onDrain(); }
 function socketConnect(this: OwnedSocket): void { this[OWNER]?.onConnect(); }
 function socketClose(this: OwnedSocket): void {
   const role = this[OWNER];
-  if (role === undefined) return;
+  if (role === undefined || role === null) return;
   role.onEnd(); // a socket destroyed without an end still ends the stream
   role.onRelease();
 }
@@ -69,8 +106,9 @@ export const unixTransport: StreamTransport = {
  */
 export function attachSocket(sock: net.Socket, role: StreamRole, idleTimeout: number): void {
   const owned = sock as OwnedSocket;
+  // A held socket has this file's error listener already.
+  if (owned[OWNER] !== null) sock.on('error', socketError);
   owned[OWNER] = role;
-  sock.on('error', socketError);
   sock.on('data', socketData);
   sock.on('end', socketEnd);
   sock.on('drain', socketDrain);
