@@ -11,7 +11,6 @@ import { ListenerRole } from '../roles/listener.js';
 import { RAW, heldFamily, holdSocket, takeEarlyError } from './net-stream.js';
 import type { ListenerBinding } from '../roles/listener.js';
 
-
 /** The peer's address of an accepted or connected socket. */
 export function peerAddress(sock: net.Socket, family: Family): Address {
   if (family === AF_UNIX) return '';
