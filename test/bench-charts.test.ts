@@ -4,8 +4,9 @@ import path from 'node:path';
 import t from 'tap';
 import { renderCharts } from '../scripts/bench-charts.js';
 import type { Latest } from '../scripts/bench-charts.js';
+import { root } from './helpers/root.js';
 
-const fixture = JSON.parse(readFileSync(path.join(import.meta.dirname, 'fixtures/bench-latest.json'), 'utf8')) as Latest;
+const fixture = JSON.parse(readFileSync(path.join(root, 'test/fixtures/bench-latest.json'), 'utf8')) as Latest;
 
 t.test('renderCharts() turns a latest.json into one SVG file per chart it has figures for', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-charts-'));

@@ -4,11 +4,11 @@
 // the bad one and the empty tag are reported, at their lines.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { checkExamples, extractExamples } from '../scripts/check-examples.js';
+import { root } from './helpers/root.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
 
 const fixture = [
   '/**', //                                                      1

@@ -24,11 +24,16 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 import { until } from './helpers/deadline.js';
+import { root } from './helpers/root.js';
 
-const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'emfile-server.ts');
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-// The child runs the fixture's TypeScript the way tap runs the tests.
-const tsLoader = import.meta.resolve('@tapjs/typescript/import');
+// The child runs the fixture as this file runs: compiled beside it (npm test
+// runs the tree compiled into build/t/), or from source through tap's
+// TypeScript loader.
+const fromSource = import.meta.url.endsWith('.ts');
+const fixture = fromSource
+  ? path.join(root, 'test', 'fixtures', 'emfile-server.ts')
+  : fileURLToPath(new URL('fixtures/emfile-server.js', import.meta.url));
+const loader = fromSource ? ['--import', import.meta.resolve('@tapjs/typescript/import')] : [];
 
 interface Message { type: string; [key: string]: unknown }
 interface Stats extends Message {
@@ -55,7 +60,7 @@ async function startServer(t: Test): Promise<ServerProcess> {
   // which fails while the limit is low.
   const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' };
   delete env.NODE_OPTIONS;
-  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, ['--import', tsLoader, fixture], {
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, [...loader, fixture], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'inherit'],
     env,

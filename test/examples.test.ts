@@ -10,14 +10,14 @@ import dgram from 'node:dgram';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import tls from 'node:tls';
 import t from 'tap';
 import { OPENSSL, clientPresent } from './helpers/clients.js';
 import { deadline } from './helpers/deadline.js';
 import { transpiledExample } from './helpers/from-source.js';
+import { root } from './helpers/root.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
 if (!existsSync(path.join(root, 'dist', 'index.js'))) {
   throw new Error('Cannot run the examples: dist/ is not built (npm run build; npm test does it first)');
 }

@@ -19,7 +19,7 @@
 // the number of runs and the time budget (raise tap's --timeout with it), and
 // a failure prints fast-check's `{ seed, path }` and the shrunk
 // counter-example; replay it (one property, chosen with --grep) with
-//   FC_SEED=1234 FC_PATH='7:1:0' npx tap test/integrity.property.test.ts --disable-coverage --grep='Dispatcher and'
+//   FC_SEED=1234 FC_PATH='7:1:0' npx tap build/t/test/integrity.property.test.js --disable-coverage --grep='Dispatcher and'
 // A run that takes more than 4 s is a failure (a hang): every channel of the
 // run is then closed, so that nothing waits for ever.
 import path from 'node:path';

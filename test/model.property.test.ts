@@ -26,7 +26,7 @@
 // The seed is fixed: FC_SEED picks another one (default 42), FC_RUNS scales
 // the number of runs (raise tap's --timeout with it), and a failure prints
 // fast-check's `{ seed, path }` and the shrunk list of commands; replay it with
-//   FC_SEED=1234 FC_PATH='7:1:0' npx tap test/model.property.test.ts --disable-coverage
+//   FC_SEED=1234 FC_PATH='7:1:0' npx tap build/t/test/model.property.test.js --disable-coverage
 // Anything awaited (an accept, `opened`, a drain) that takes more than 4 s is
 // a failure (a hang), and each run closes every channel it made.
 import net from 'node:net';

@@ -12,11 +12,11 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { root } from './helpers/root.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
 const execFileAsync = promisify(execFile);
 
 t.setTimeout(240_000); // the whole file, generous for a busy machine; each command has its own bound too

@@ -8,7 +8,6 @@ import type { ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 import { AF_INET, AsyncChat, loop } from '../../src/index.js';
@@ -18,10 +17,11 @@ import { PYTHON_ASYNCHAT, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
 import { failOnUnhandled } from '../helpers/dispatchers.js';
 import { testMap } from '../helpers/net.js';
+import { root } from '../helpers/root.js';
 
 failOnUnhandled(t);
 
-const PEER = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/asynchat_peer.py');
+const PEER = path.join(root, 'test/fixtures/asynchat_peer.py');
 const COUNT = 7;
 type Kind = 'bytes' | 'count' | 'null';
 const TERMINATORS: Record<Kind, Terminator> = { bytes: '\r\n', count: COUNT, null: null };

@@ -8,7 +8,7 @@
 // one delimiter, no frame holds it and no frame's end starts it early; with
 // several, no delimiter holds another and frames use bytes no delimiter uses.
 // Small alphabets make near-matches (a delimiter's start, cut by a chunk
-// boundary) common. Replay: FC_SEED=... FC_PATH=... npx tap <this file>.
+// boundary) common. Replay: FC_SEED=... FC_PATH=... npx tap <this file, compiled: build/t/...js>.
 import net from 'node:net';
 import t from 'tap';
 import fc from 'fast-check';

@@ -6,16 +6,16 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 import { ChannelMap, closeAll, connect, frames, lines } from '../../src/index.js';
 import type { Channel } from '../../src/index.js';
 import { client, clientPresent } from '../helpers/clients.js';
 import { deadline } from '../helpers/deadline.js';
+import { root } from '../helpers/root.js';
 
 const ASYNCHAT = client(['python3', '-c', 'import warnings; warnings.simplefilter("ignore"); import asynchat'], 'python3.11');
-const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bench/servers/python_asynchat.py');
+const SCRIPT = path.join(root, 'bench/servers/python_asynchat.py');
 
 /** Starts the Python server; resolves with its port. */
 async function pythonServer(t: Test, chunk: number, terminator: Buffer): Promise<number> {
