@@ -8,8 +8,6 @@ import t from 'tap';
 import { checkExamples, extractExamples } from '../scripts/check-examples.js';
 import { root } from './helpers/root.js';
 
-
-
 const fixture = [
   '/**', //                                                      1
   ' * Uses the prelude and the package, as most examples do.', // 2

@@ -17,7 +17,6 @@ import { deadline } from './helpers/deadline.js';
 import { transpiledExample } from './helpers/from-source.js';
 import { root } from './helpers/root.js';
 
-
 if (!existsSync(path.join(root, 'dist', 'index.js'))) {
   throw new Error('Cannot run the examples: dist/ is not built (npm run build; npm test does it first)');
 }
