@@ -8,8 +8,10 @@
 //     (a subset: --only names workloads, --servers picks servers by a part of
 //     their name, raw node:net always runs; --no-save keeps bench/results as is)
 // BENCH_SECONDS sets each run's length (default 1.5 s), BENCH_IDLE_SECONDS
-// idle-10k's idle window (default 3 s), BENCH_WARMUP_SECONDS the unmeasured
-// load before each run (default 0.5 s).
+// idle-10k's idle window (default 3 s), BENCH_SETTLE_SECONDS the longest wait
+// for idle-10k's server to finish accepting before that window (default 5 s;
+// a server still busy then gets no figures), BENCH_WARMUP_SECONDS the
+// unmeasured load before each run (default 0.5 s).
 // Results go to bench/results/run.json and run.md (--json FILE: there, and the .md beside it);
 // npm run bench (bench/suite.ts) runs this as one part of the suite.
 //   node build/bench/run.js --only rr-100 --experiments --servers await,floor --rounds 7 --no-save
@@ -40,6 +42,10 @@ const seconds = Number(process.env.BENCH_SECONDS ?? '1.5');
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? '3');
 // Seconds of unmeasured load before each measured run (0: none).
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? '0.5');
+// idle-10k: the longest wait, after the last connect, for the server to finish
+// accepting (its CPU quiet) before the idle window; a server still busy then
+// is reported as such, with no figures.
+const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? '5');
 const CLK_TCK = 100;
 const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const python = spawnSync('python3', ['-c', 'import asyncore'], { stdio: 'ignore' }).status === 0;
@@ -121,6 +127,8 @@ interface Sample {
   p50Us?: number;
   p99Us?: number;
   idleCpuPercent?: number;
+  /** idle-10k: the server was still busy (accepting) when the idle window was due. */
+  unsettled?: boolean;
   loadSaturated: boolean;
   errors: number;
 }
@@ -170,6 +178,29 @@ interface LoadResult { requests: number; bytes: number; seconds: number; latenci
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Waits at least 500 ms, then until the server's CPU has been quiet (at most
+ * one clock tick, 10 ms, over the last 300 ms), for at most `boundMs`.
+ * Returns false if it never went quiet: a server that accepts one connection
+ * per poll() over all its descriptors (Python's asyncore) takes about a
+ * minute to accept 10,000, and its "idle" figures would measure the accepting.
+ */
+async function settle(pid: number, boundMs: number): Promise<boolean> {
+  await sleep(500);
+  const deadline = Date.now() + Math.max(0, boundMs - 500);
+  const recent: number[] = [];
+  let last = cpuTicks(pid);
+  for (;;) {
+    await sleep(100);
+    const now = cpuTicks(pid);
+    recent.push(now - last);
+    last = now;
+    if (recent.length > 3) recent.shift();
+    if (recent.length === 3 && recent.reduce((a, b) => a + b, 0) <= 1) return true;
+    if (Date.now() >= deadline) return false;
+  }
+}
+
 /** The load generator's result line; throws if it exited without one. */
 async function resultLine(lines: AsyncIterator<string>): Promise<string> {
   const next = await lines.next();
@@ -200,7 +231,12 @@ async function measure(server: Server, workload: Workload): Promise<Sample> {
       const lines = createInterface({ input: load.stdout });
       const next = lines[Symbol.asyncIterator]();
       await next.next(); // 'ready': every connection is open
-      await sleep(500); // let the server finish accepting
+      if (!await settle(pid, settleSeconds * 1000)) {
+        load.stdin.write('go\n');
+        const result = JSON.parse(await resultLine(next)) as LoadResult;
+        lines.close();
+        return { value: NaN, serverCpuPerM: null, idleCpuPercent: NaN, unsettled: true, loadSaturated: false, errors: result.errors };
+      }
       const rssAfter = rssKiB(pid);
       const t0 = cpuTicks(pid);
       const idleMs = idleSeconds * 1000;
@@ -262,7 +298,9 @@ for (let round = 1; round <= rounds; round++) {
         process.stderr.write(`failed: ${error instanceof Error ? error.message : String(error)}\n`);
         return { value: NaN, serverCpuPerM: null, loadSaturated: false, errors: 1 };
       });
-      process.stderr.write(`${sample.value.toFixed(1)} ${workload.unit}\n`);
+      process.stderr.write(sample.unsettled === true
+        ? `not measured: still accepting ${settleSeconds} s after the last connect\n`
+        : `${sample.value.toFixed(1)} ${workload.unit}\n`);
       const list = samples.get(key(workload.name, server.name)) ?? [];
       list.push(sample);
       samples.set(key(workload.name, server.name), list);
@@ -275,6 +313,8 @@ interface Row {
   median: number; min: number; max: number; ratio: number;
   cpuPerUnit: number | null; userPerUnit: number | null; cpuRatio: number | null;
   p50Us?: number; p99Us?: number; idleCpuPercent?: number;
+  /** idle-10k: rounds in which the server was still accepting when the window was due (no figures). */
+  unsettledRounds?: number;
   saturatedRounds: number; errors: number;
 }
 const rows: Row[] = [];
@@ -282,7 +322,8 @@ for (const workload of workloads) {
   const raw = samples.get(key(workload.name, 'raw node:net')) ?? [];
   for (const server of chosen) {
     const list = samples.get(key(workload.name, server.name)) ?? [];
-    const values = list.map((s) => s.value);
+    // An unsettled idle-10k round has no value (NaN): it counts in no figure.
+    const values = list.map((s) => s.value).filter(Number.isFinite);
     // Ratios are taken per round against raw from the same round, then the median.
     const lowerIsBetter = workload.unit === 'KiB/conn';
     const ratios = list.map((s, i) => {
@@ -314,6 +355,8 @@ for (const workload of workloads) {
       row.p99Us = median(list.map((s) => s.p99Us ?? NaN));
     }
     if (list[0]?.idleCpuPercent !== undefined) row.idleCpuPercent = median(list.map((s) => s.idleCpuPercent ?? NaN));
+    const unsettled = list.filter((s) => s.unsettled === true).length;
+    if (unsettled > 0) row.unsettledRounds = unsettled;
     rows.push(row);
   }
 }
@@ -322,8 +365,14 @@ const fmt = (n: number | null | undefined, digits = 2): string => (n === null ||
 const header = '| workload | server | median (min–max) | ratio to raw | server CPU s per M req (per GB) | of which user | CPU ratio | p50 / p99 µs | load saturated | errors |';
 const table = [header, '|---|---|---|---|---|---|---|---|---|---|'];
 for (const r of rows) {
-  const extra = r.idleCpuPercent === undefined ? '' : `, idle CPU ${fmt(r.idleCpuPercent)}%`;
-  table.push(`| ${r.workload} | ${r.server} | ${fmt(r.median, 1)} ${r.unit} (${fmt(r.min, 1)}–${fmt(r.max, 1)})${extra} | ${fmt(r.ratio)} | ${fmt(r.cpuPerUnit)} | ${fmt(r.userPerUnit)} | ${fmt(r.cpuRatio)} | ${r.p50Us === undefined ? '–' : `${fmt(r.p50Us, 0)} / ${fmt(r.p99Us, 0)}`} | ${r.saturatedRounds}/${rounds} | ${r.errors} |`);
+  const unsettled = r.unsettledRounds === undefined ? ''
+    : `still accepting ${settleSeconds} s after the last connect in ${r.unsettledRounds}/${rounds} rounds`;
+  const extra = r.idleCpuPercent === undefined ? ''
+    : `, idle CPU ${fmt(r.idleCpuPercent)}%${unsettled === '' ? '' : `; ${unsettled} (no figure from those)`}`;
+  const value = Number.isFinite(r.median)
+    ? `${fmt(r.median, 1)} ${r.unit} (${fmt(r.min, 1)}–${fmt(r.max, 1)})${extra}`
+    : `not measured: ${unsettled === '' ? 'no round gave a figure' : unsettled}`;
+  table.push(`| ${r.workload} | ${r.server} | ${value} | ${fmt(r.ratio)} | ${fmt(r.cpuPerUnit)} | ${fmt(r.userPerUnit)} | ${fmt(r.cpuRatio)} | ${r.p50Us === undefined ? '–' : `${fmt(r.p50Us, 0)} / ${fmt(r.p99Us, 0)}`} | ${r.saturatedRounds}/${rounds} | ${r.errors} |`);
 }
 console.log(table.join('\n'));
 
