@@ -24,16 +24,14 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Test } from 'tap';
 import { until } from './helpers/deadline.js';
-import { root } from './helpers/root.js';
+import { childLoader, fromSource, root } from './helpers/root.js';
 
 // The child runs the fixture as this file runs: compiled beside it (npm test
 // runs the tree compiled into build/t/), or from source through tap's
 // TypeScript loader.
-const fromSource = import.meta.url.endsWith('.ts');
 const fixture = fromSource
   ? path.join(root, 'test', 'fixtures', 'emfile-server.ts')
   : fileURLToPath(new URL('fixtures/emfile-server.js', import.meta.url));
-const loader = fromSource ? ['--import', import.meta.resolve('@tapjs/typescript/import')] : [];
 
 interface Message { type: string; [key: string]: unknown }
 interface Stats extends Message {
@@ -60,7 +58,7 @@ async function startServer(t: Test): Promise<ServerProcess> {
   // which fails while the limit is low.
   const env: NodeJS.ProcessEnv = { ...process.env, TS_NODE_TRANSPILE_ONLY: '1' };
   delete env.NODE_OPTIONS;
-  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, [...loader, fixture], {
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(process.execPath, [...childLoader, fixture], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'inherit'],
     env,

@@ -29,6 +29,7 @@ import type { FamilyCase } from './helpers/net.js';
 import { pattern } from './helpers/events.js';
 import { deadline, makingDeadlineTimer } from './helpers/deadline.js';
 import { SOAK_BOUND, runSoak } from '../stress/soak.js';
+import { childLoader } from './helpers/root.js';
 
 function counts(items: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -489,8 +490,7 @@ const WARMUP = 1500;
 t.test(`soak: ${CYCLES} connect-exchange-close cycles over three styles leave the heap where it started`, async (t) => {
   // The child runs stress/soak as this file runs: compiled (npm test runs the
   // tree compiled into build/t/), or from source through tap's TypeScript loader.
-  const nodeOptions = import.meta.url.endsWith('.ts') ? ['--import', import.meta.resolve('@tapjs/typescript/import')] : [];
-  const figures = await runSoak({ cycles: CYCLES, warmup: WARMUP, timeoutMs: 60_000, nodeOptions });
+  const figures = await runSoak({ cycles: CYCLES, warmup: WARMUP, timeoutMs: 60_000, nodeOptions: [...childLoader] });
   t.equal(figures.cycles, CYCLES);
   t.equal(figures.wrongReplies, 0, 'every exchange got its reply');
   t.ok(figures.heapGrowth < SOAK_BOUND,

@@ -8,14 +8,12 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type TypeScript from 'typescript';
-import { root } from './root.js';
+import { fromSource, root } from './root.js';
 
 /** Where tsconfig.test.json compiles the tree; the tests run from there under npm test. */
 const compiledTree = path.join(root, 'build', 't');
-const compiled = fileURLToPath(import.meta.url).startsWith(compiledTree + path.sep);
 
 /**
  * The path of `stress/<name>.ts` as JavaScript: the compiled copy in build/t/
@@ -35,7 +33,7 @@ export function transpiledExample(t: Test, name: string): string {
 }
 
 function transpiled(t: Test, folder: string, name: string): string {
-  if (compiled) return path.join(compiledTree, folder, `${name}.js`);
+  if (!fromSource) return path.join(compiledTree, folder, `${name}.js`);
   // Loaded only here: the compiler costs about a second of CPU to load.
   const ts = createRequire(import.meta.url)('typescript') as typeof TypeScript;
   mkdirSync(path.join(root, 'build'), { recursive: true });

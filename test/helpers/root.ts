@@ -18,3 +18,16 @@ function findRoot(): string {
 
 /** The repository's root folder (absolute). */
 export const root = findRoot();
+
+/**
+ * Whether the tests run from source (through a TypeScript loader) rather than
+ * compiled into build/t/; this file runs the way the test importing it does.
+ */
+export const fromSource = import.meta.url.endsWith('.ts');
+
+/**
+ * Node arguments for a child that runs a TypeScript file of the tree the way
+ * the tests run: none when compiled (the child runs the compiled copy), tap's
+ * TypeScript loader when from source.
+ */
+export const childLoader: readonly string[] = fromSource ? ['--import', import.meta.resolve('@tapjs/typescript/import')] : [];
