@@ -5,8 +5,7 @@ import { AsyncIterableX } from 'ix/asynciterable';
 import { socketMap } from './channel.js';
 import { ChannelMap } from './core/channel-map.js';
 import type { MapMember } from './core/channel-map.js';
-import { nextMacrotask } from './core/cursor.js';
-import { Engine, ROUND_END } from './core/engine.js';
+import { Engine, ROUND_END, nextRound } from './core/engine.js';
 import type { EngineOptions } from './core/engine.js';
 import { INTEREST_FAILED } from './core/readiness.js';
 import type { Front } from './core/readiness.js';
@@ -191,7 +190,7 @@ export class EventLoop extends AsyncIterableX<LoopEvent> {
         if (engine.stopped) return finish();
         const event = engine.next();
         if (event === ROUND_END) {
-          await nextMacrotask();
+          await nextRound();
           engine.yielded();
         } else if (event !== null) {
           // The map holds channels: the core's events carry them.

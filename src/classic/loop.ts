@@ -2,8 +2,7 @@
 // each Dispatcher in the map goes to its handler; a handler's promise holds
 // that channel's next event while the others go on.
 import type { MapMember } from '../core/channel-map.js';
-import { nextMacrotask } from '../core/cursor.js';
-import { Engine, ROUND_END } from '../core/engine.js';
+import { Engine, ROUND_END, nextRound } from '../core/engine.js';
 import type { EngineOptions } from '../core/engine.js';
 import { noop } from '../internal/deferred.js';
 import { EventLoop, interestFailed } from '../loop.js';
@@ -132,7 +131,7 @@ export class Loop extends EventLoop implements PromiseLike<undefined> {
         if (engine.stopped) return undefined;
         const event = engine.next();
         if (event === ROUND_END) {
-          await nextMacrotask();
+          await nextRound();
           engine.yielded();
           continue;
         }

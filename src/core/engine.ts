@@ -12,8 +12,8 @@ import type { ChannelMap, MapMember } from './channel-map.js';
 import { newCursor } from './cursor.js';
 import type { EventCursor, Watcher } from './cursor.js';
 import type { CoreEvent } from './events.js';
-import { coreOf } from './readiness.js';
-import type { Core, Front } from './readiness.js';
+import { Core, coreOf } from './readiness.js';
+import type { Front } from './readiness.js';
 
 type Member = MapMember;
 type Event = CoreEvent<Front>;
@@ -40,6 +40,22 @@ export class Entry implements Watcher {
 }
 
 export const ROUND_END = Symbol('round end');
+
+function startRound(resolve: () => void): void {
+  Core.flushSignals();
+  resolve();
+}
+
+/**
+ * The yield between two rounds: a macrotask, after which the batched signals
+ * of the poll phase just ended are delivered before the round starts, so a
+ * round sees what the last poll found, as a select() loop's pass does.
+ * Without it the round would start from the setImmediate queued in the turn
+ * before, ahead of this turn's batch, and each event would wait one more turn.
+ */
+export function nextRound(): Promise<void> {
+  return new Promise((resolve) => setImmediate(startRound, resolve));
+}
 export type WaitResult = 'woke' | 'timeout' | 'end' | 'stop';
 
 /** How many polled channels a round re-asks: bounded, so an event costs O(1). */

@@ -192,6 +192,11 @@ export class Core<F extends Front = Front> implements Watcher {
 
   static readonly #batch = new SignalBatch<Core>((core) => { core.changed(); });
 
+  /** Delivers the batched signals waiting now (see SignalBatch.flushPending()). */
+  static flushSignals(): void {
+    Core.#batch.flushPending();
+  }
+
   /** The batch's delivery (the core is its own watcher there). */
   changed(): void {
     this.#signalQueued = false;
@@ -259,7 +264,9 @@ export class Core<F extends Front = Front> implements Watcher {
     if (cursor.writeOnly) {
       // The second look of a round: a write if one holds, nothing else.
       cursor.writeOnly = false;
-      if (this.levels?.writeReady(this.owner) !== true) return null;
+      const levels = this.levels;
+      if (levels === null) return null;
+      if (!levels.writeReady(this.owner)) return this.#closeAfterRead(cursor, levels);
       cursor.preferWrite = false;
       return this.#writeEvent ??= Object.freeze({ type: 'write', channel: this.owner });
     }
@@ -287,6 +294,19 @@ export class Core<F extends Front = Front> implements Watcher {
     if (!levels.finished(wantsRead)) return null;
     cursor.closeSeen = true;
     return Object.freeze({ type: 'close', channel: owner });
+  }
+
+  /**
+   * The second look found no write: if the read just handled took the end
+   * of stream and nothing else is left to report, `close` comes now, in the
+   * same round, as Python's `recv()` calls `handle_close()` when it reads
+   * the end. Otherwise nothing: the next round asks again.
+   */
+  #closeAfterRead(cursor: EventCursor, levels: Levels): CoreEvent<F> | null {
+    if (Math.max(cursor.seq, this.#logBase) < this.#logBase + this.#log.length) return null;
+    if (!levels.finished(levels.readReady() && this.owner.readInterest)) return null;
+    cursor.closeSeen = true;
+    return Object.freeze({ type: 'close', channel: this.owner });
   }
 
   /**

@@ -96,8 +96,25 @@ export class SignalBatch<T> {
     }
   };
 
+  /**
+   * Delivers what waits now, ahead of the batch's own setImmediate, which
+   * stays scheduled for anything queued after. A loop that starts a round
+   * from a setImmediate of its own calls this first: its callback was queued
+   * in the turn before, so it runs ahead of the batch of this turn's poll
+   * phase, and the round would otherwise see readiness one turn late.
+   */
+  flushPending(): void {
+    if (this.#queue.length > 0) this.#deliverQueued();
+  }
+
   readonly #flush = (): void => {
     this.#scheduled = false;
+    // Emptied already by flushPending(): not a batch, lone or otherwise.
+    if (this.#queue.length === 0 && this.#absorbed === 0) return;
+    this.#deliverQueued();
+  };
+
+  #deliverQueued(): void {
     const list = this.#queue;
     this.#queue = this.#spare;
     if (list.length > 1 || this.#absorbed > 0) this.#lone = 0;
@@ -116,5 +133,5 @@ export class SignalBatch<T> {
     list.length = 0;
     this.#spare = list;
     if (failure !== null) throw failure.error;
-  };
+  }
 }

@@ -59,6 +59,42 @@ for (const fam of families) {
     t.same(calls, Array.from({ length: 20 }, () => ['read', 'write']).flat(), 'handleRead() then handleWrite() on every pass');
   });
 
+  t.test(`handleClose() runs in the same pass as the handleRead() whose recv() took the end of stream, as Python's recv() calls handle_close(), over ${fam.name}`, async (t) => {
+    const map = testMap(t);
+    const calls: [number, string][] = [];
+    let pass = 0;
+    class Reader extends QuietDispatcher {
+      override writable(): boolean { return false; }
+      override handleRead(): void {
+        const data = this.recv(8192);
+        calls.push([pass, data === null ? 'read:none' : `read:${data.length}`]);
+      }
+      override handleClose(): void {
+        calls.push([pass, 'close']);
+        this.close();
+      }
+    }
+    const server = new Server(t, map, fam, (sock) => {
+      new Reader(sock, map);
+      server.close();
+    });
+    await server.opened;
+    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
+    t.teardown(() => { peer.destroy(); });
+    peer.on('error', () => { /* the server may reset it */ });
+    peer.end('x');
+    // Passes until the close (bounded: each pass waits at most a second).
+    while (!calls.some(([, what]) => what === 'close') && pass < 50) {
+      pass++;
+      await loop({ map, timeout: 1, count: 1 });
+    }
+    const end = calls.find(([, what]) => what === 'read:0');
+    const close = calls.find(([, what]) => what === 'close');
+    t.ok(end !== undefined && close !== undefined, `the end of stream was read and the dispatcher closed: ${JSON.stringify(calls)}`);
+    t.equal(close?.[0], end?.[0], 'handleClose() came in the pass whose read took the end of stream');
+    t.equal(calls.at(-1)?.[1], 'close', 'and nothing after it');
+  });
+
   t.test(`Channel iteration with read left unread and write interest on yields write as often as read, over ${fam.name}`, async (t) => {
     const map = testMap(t);
     const server = new Channel(null, map);

@@ -134,3 +134,28 @@ t.test('SignalBatch delivers every queued item even if one delivery throws, then
   t.match(await thrown, { message: 'cannot deliver bad' });
   t.same(delivered, ['a', 'b'], 'the items after the failing one were delivered too');
 });
+
+t.test('SignalBatch.flushPending() delivers what waits at once; the batch turn after it delivers only what came later and is no lone batch', async (t) => {
+  const { batch, delivered, signal } = recorder();
+  await startBatching(signal);
+  delivered.length = 0;
+  batch.flushPending();
+  t.same(delivered, [], 'nothing waits: nothing delivered');
+  signal('a');
+  signal('b');
+  batch.flushPending();
+  t.same(delivered, ['a', 'b'], 'delivered before the turn ends');
+  signal('c');
+  signal('a'); // delivered already: queued again
+  await turn();
+  t.same(delivered, ['a', 'b', 'c', 'a'], 'the turn delivers what came after the flush');
+  // Flushed turns of one item each, LONE_BATCHES of them and more: the
+  // setImmediate that finds its queue emptied counts as no batch at all.
+  for (let i = 0; i < LONE_BATCHES; i++) {
+    signal('a');
+    signal('b');
+    batch.flushPending();
+    await turn();
+  }
+  t.equal(batch.batching, true, 'batches of two, flushed early, keep batching');
+});
