@@ -4,9 +4,20 @@
 // get its write events.
 import net from 'node:net';
 import t from 'tap';
+import type { Test } from 'tap';
 import { Channel, loop } from '../../src/index.js';
 import { families, testMap } from '../helpers/net.js';
 import { QuietDispatcher, Server } from '../helpers/dispatchers.js';
+import type { Address } from '../../src/index.js';
+
+/** A peer that sends one byte and its end of stream to `addr`; destroyed at teardown. */
+function sendOneByteAndEnd(t: Test, addr: Address | null): void {
+  if (addr === null) throw new Error('the server has no address');
+  const peer = net.connect(typeof addr === 'string' ? { path: addr } : { host: addr[0], port: addr[1] });
+  t.teardown(() => { peer.destroy(); });
+  peer.on('error', () => { /* the server may reset it */ });
+  peer.end('x');
+}
 
 for (const fam of families) {
   t.test(`Dispatcher with an end of stream left unread and writable() true gets handleWrite() as often as handleRead(), over ${fam.name}`, async (t) => {
@@ -23,10 +34,7 @@ for (const fam of families) {
       server.close();
     });
     await server.opened;
-    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
-    t.teardown(() => { peer.destroy(); });
-    peer.on('error', () => { /* the server may reset it */ });
-    peer.end('x'); // one byte and the end of stream
+    sendOneByteAndEnd(t, server.addr);
     await loop({ map, timeout: 5 });
     const reads = calls.filter((c) => c === 'read').length;
     const writes = calls.filter((c) => c === 'write').length;
@@ -47,10 +55,7 @@ for (const fam of families) {
       server.close();
     });
     await server.opened;
-    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
-    t.teardown(() => { peer.destroy(); });
-    peer.on('error', () => { /* the server may reset it */ });
-    peer.end('x');
+    sendOneByteAndEnd(t, server.addr);
     // Until the accepted dispatcher has its byte and end of stream.
     while (accepted[0] === undefined || accepted[0].bufferedAmount === 0) await loop({ map, timeout: 1, count: 1 });
     calls.length = 0;
@@ -79,10 +84,7 @@ for (const fam of families) {
       server.close();
     });
     await server.opened;
-    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
-    t.teardown(() => { peer.destroy(); });
-    peer.on('error', () => { /* the server may reset it */ });
-    peer.end('x');
+    sendOneByteAndEnd(t, server.addr);
     // Passes until the close (bounded: each pass waits at most a second).
     while (!calls.some(([, what]) => what === 'close') && pass < 50) {
       pass++;
@@ -102,10 +104,7 @@ for (const fam of families) {
     server.bind(fam.listenAddress(t));
     server.listen(5);
     await server.opened;
-    const peer = net.connect(typeof server.addr === 'string' ? { path: server.addr } : { host: server.addr?.[0], port: server.addr?.[1] as number });
-    t.teardown(() => { peer.destroy(); });
-    peer.on('error', () => { /* the server may reset it */ });
-    peer.end('x');
+    sendOneByteAndEnd(t, server.addr);
     const { value: conn } = await server.connections().next();
     if (conn === undefined) throw new Error('no connection');
     t.teardown(() => { conn.close(); });
