@@ -15,20 +15,26 @@
 // Why not always: the setImmediate costs about 1 µs of CPU per turn, which a
 // lone connection (rr-1) pays on every request with nothing to share it with.
 // So the batch adapts, as network drivers switch between interrupts and
-// polling: it signals at once until a probe sees two channels change in one
-// turn, and goes back to that after a run of turns that had one channel each.
+// polling: it signals at once until a probe sees BATCH_MIN channels change in
+// one turn, and goes back to that after a run of turns that had fewer. Two
+// channels a turn do not pay for the batch: connection churn over 16
+// connections runs in batches of two, and costs 2-4% more CPU per connection
+// batched than direct, while rr over 2 connections gains nothing and rr over 4
+// gains a fifth (docs/performance.md, "Round eight").
 // Either way the consumers see the same events: events are computed from the
 // channel's state when pulled, not from the signal.
 //
 // A datagram channel is busy alone in another way: up to 32 datagrams per
 // wake on one socket, each its own callback. Its signals are `repeats`: a
 // probe counts a second signal of the same item in one turn, and a batch
-// that absorbed more signals than it delivered is not lone, so that one busy
+// that absorbed signals counts them with its channels, so that one busy
 // datagram channel is woken once per turn rather than once per datagram.
 
 /** Direct signals between two probes of whether batching would pay. */
 export const PROBE_EVERY = 32;
-/** Batches of one channel in a row after which signals go direct again. */
+/** Batches of fewer channels than this in a row (LONE_BATCHES) send signals direct again. */
+export const BATCH_MIN = 3;
+/** Batches below BATCH_MIN in a row after which signals go direct again. */
 export const LONE_BATCHES = 8;
 
 export class SignalBatch<T> {
@@ -90,7 +96,7 @@ export class SignalBatch<T> {
   readonly #endProbe = (): void => {
     this.#probing = false;
     this.#last = null;
-    if (this.#probeOthers > 0) {
+    if (this.#probeOthers >= BATCH_MIN - 1) {
       this.#batching = true;
       this.#lone = 0;
     }
@@ -117,7 +123,8 @@ export class SignalBatch<T> {
   #deliverQueued(): void {
     const list = this.#queue;
     this.#queue = this.#spare;
-    if (list.length > 1 || this.#absorbed > 0) this.#lone = 0;
+    // Signals absorbed (datagrams past the first of a channel) count as work too.
+    if (list.length + this.#absorbed >= BATCH_MIN) this.#lone = 0;
     else if (++this.#lone >= LONE_BATCHES) this.#batching = false;
     this.#absorbed = 0;
     // Every item is delivered even if one throws (a bug): a channel left out

@@ -3,7 +3,7 @@
 // poll phase once several change in one turn, and back to direct after a run
 // of lone batches. Items here are plain strings; a turn ends at setImmediate.
 import t from 'tap';
-import { LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../../src/core/signal-batch.js';
+import { BATCH_MIN, LONE_BATCHES, PROBE_EVERY, SignalBatch } from '../../src/core/signal-batch.js';
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -30,10 +30,11 @@ function recorder(repeats = false): { batch: SignalBatch<string>; delivered: str
   return { batch, delivered, signal };
 }
 
-/** Signals enough in one turn to end a probe with another item seen: batching starts. */
+/** Signals enough in one turn to end a probe with BATCH_MIN items seen: batching starts. */
 async function startBatching(signal: (item: string) => void): Promise<void> {
   for (let i = 0; i < PROBE_EVERY; i++) signal('a');
   signal('b');
+  signal('c');
   await turn();
 }
 
@@ -47,8 +48,13 @@ t.test('SignalBatch signals at once while a single item changes, probing every P
   t.equal(batch.batching, false, 'one item per turn: no batching');
 });
 
-t.test('SignalBatch starts batching once a probe sees another item change in the same turn', async (t) => {
+t.test('SignalBatch starts batching once a probe sees BATCH_MIN items change in the same turn, not fewer', async (t) => {
   const { batch, delivered, signal } = recorder();
+  for (let i = 0; i < PROBE_EVERY; i++) signal('a');
+  signal('b');
+  await turn();
+  t.equal(BATCH_MIN, 3);
+  t.equal(batch.batching, false, 'two items in the probe turn: still direct');
   await startBatching(signal);
   t.equal(batch.batching, true);
   delivered.length = 0;
@@ -68,20 +74,23 @@ t.test('SignalBatch counts two signals of one item in a probe turn as one item',
   t.equal(batch.batching, false, 'bytes and room to write on one channel do not start batching');
 });
 
-t.test('SignalBatch goes back to direct signals after LONE_BATCHES batches of one item', async (t) => {
+t.test('SignalBatch goes back to direct signals after LONE_BATCHES batches of fewer than BATCH_MIN items', async (t) => {
   const { batch, delivered, signal } = recorder();
   await startBatching(signal);
   for (let i = 0; i < LONE_BATCHES - 1; i++) {
     signal('a');
+    if (i % 2 === 0) signal('b'); // two items: still below BATCH_MIN
     await turn();
   }
-  t.equal(batch.batching, true, 'still batching one lone batch short of the limit');
+  t.equal(batch.batching, true, 'still batching one small batch short of the limit');
   signal('a');
   signal('b');
+  signal('c');
   await turn();
-  t.equal(batch.batching, true, 'a batch of two resets the count');
+  t.equal(batch.batching, true, 'a batch of three resets the count');
   for (let i = 0; i < LONE_BATCHES; i++) {
     signal('a');
+    signal('b');
     await turn();
   }
   t.equal(batch.batching, false);
@@ -92,7 +101,7 @@ t.test('SignalBatch goes back to direct signals after LONE_BATCHES batches of on
 
 t.test('SignalBatch starts batching when a probe sees one item signal again with repeats (a datagram burst)', async (t) => {
   const { batch, delivered, signal } = recorder(true);
-  for (let i = 0; i < PROBE_EVERY + 1; i++) signal('udp');
+  for (let i = 0; i < PROBE_EVERY + 2; i++) signal('udp');
   await turn();
   t.equal(batch.batching, true);
   delivered.length = 0;
@@ -104,9 +113,10 @@ t.test('SignalBatch starts batching when a probe sees one item signal again with
 
 t.test('SignalBatch keeps batching a lone item while its batches absorb repeats, and stops once they do not', async (t) => {
   const { batch, signal } = recorder(true);
-  for (let i = 0; i < PROBE_EVERY + 1; i++) signal('udp');
+  for (let i = 0; i < PROBE_EVERY + 2; i++) signal('udp');
   await turn();
   for (let i = 0; i < LONE_BATCHES * 2; i++) {
+    signal('udp');
     signal('udp');
     signal('udp');
     await turn();
@@ -127,6 +137,7 @@ t.test('SignalBatch delivers every queued item even if one delivery throws, then
   });
   for (let i = 0; i < PROBE_EVERY; i++) batch.defer('x');
   batch.defer('y');
+  batch.defer('z');
   await turn();
   t.equal(batch.batching, true);
   const thrown = new Promise<unknown>((resolve) => { process.once('uncaughtException', resolve); });
@@ -143,19 +154,22 @@ t.test('SignalBatch.flushPending() delivers what waits at once; the batch turn a
   t.same(delivered, [], 'nothing waits: nothing delivered');
   signal('a');
   signal('b');
-  batch.flushPending();
-  t.same(delivered, ['a', 'b'], 'delivered before the turn ends');
   signal('c');
+  batch.flushPending();
+  t.same(delivered, ['a', 'b', 'c'], 'delivered before the turn ends');
+  signal('d');
   signal('a'); // delivered already: queued again
+  signal('b');
   await turn();
-  t.same(delivered, ['a', 'b', 'c', 'a'], 'the turn delivers what came after the flush');
+  t.same(delivered, ['a', 'b', 'c', 'd', 'a', 'b'], 'the turn delivers what came after the flush');
   // Flushed turns of one item each, LONE_BATCHES of them and more: the
   // setImmediate that finds its queue emptied counts as no batch at all.
   for (let i = 0; i < LONE_BATCHES; i++) {
     signal('a');
     signal('b');
+    signal('c');
     batch.flushPending();
     await turn();
   }
-  t.equal(batch.batching, true, 'batches of two, flushed early, keep batching');
+  t.equal(batch.batching, true, 'batches of three, flushed early, keep batching');
 });
