@@ -56,6 +56,7 @@ function startRound(resolve: () => void): void {
 export function nextRound(): Promise<void> {
   return new Promise((resolve) => setImmediate(startRound, resolve));
 }
+
 export type WaitResult = 'woke' | 'timeout' | 'end' | 'stop';
 
 /** How many polled channels a round re-asks: bounded, so an event costs O(1). */

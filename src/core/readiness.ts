@@ -262,7 +262,8 @@ export class Core<F extends Front = Front> implements Watcher {
     }
     if (this.life === 'closed') return undefined;
     if (cursor.writeOnly) {
-      // The second look of a round: a write if one holds, nothing else.
+      // The second look of a round: a write if one holds, else the close of
+      // a channel whose read just took the end; nothing else.
       cursor.writeOnly = false;
       const levels = this.levels;
       if (levels === null) return null;

@@ -18,9 +18,9 @@
 // polling: it signals at once until a probe sees BATCH_MIN channels change in
 // one turn, and goes back to that after a run of turns that had fewer. Two
 // channels a turn do not pay for the batch: connection churn over 16
-// connections runs in batches of two, and costs 2-4% more CPU per connection
-// batched than direct, while rr over 2 connections gains nothing and rr over 4
-// gains a fifth (docs/performance.md, "Round eight").
+// connections runs in batches of two, and cost 6-9% more CPU per connection
+// batched than never batched, while rr over 2 connections gains nothing and rr
+// over 4 gains a fifth (docs/performance.md, "Round eight").
 // Either way the consumers see the same events: events are computed from the
 // channel's state when pulled, not from the signal.
 //
