@@ -293,8 +293,18 @@ export class Core<F extends Front = Front> implements Watcher {
       return this.#writeEvent ??= Object.freeze({ type: 'write', channel: owner });
     }
     if (!levels.finished(wantsRead)) return null;
+    return this.#close(cursor);
+  }
+
+  /** The consumer's `close`, once: its next pull closes the channel. */
+  #close(cursor: EventCursor): CoreEvent<F> {
     cursor.closeSeen = true;
-    return Object.freeze({ type: 'close', channel: owner });
+    return Object.freeze({ type: 'close', channel: this.owner });
+  }
+
+  /** One-shot events wait in the log that this consumer has not taken. */
+  #logWaiting(cursor: EventCursor): boolean {
+    return Math.max(cursor.seq, this.#logBase) < this.#logBase + this.#log.length;
   }
 
   /**
@@ -304,10 +314,9 @@ export class Core<F extends Front = Front> implements Watcher {
    * the end. Otherwise nothing: the next round asks again.
    */
   #closeAfterRead(cursor: EventCursor, levels: Levels): CoreEvent<F> | null {
-    if (Math.max(cursor.seq, this.#logBase) < this.#logBase + this.#log.length) return null;
+    if (this.#logWaiting(cursor)) return null;
     if (!levels.finished(levels.readReady() && this.owner.readInterest)) return null;
-    cursor.closeSeen = true;
-    return Object.freeze({ type: 'close', channel: this.owner });
+    return this.#close(cursor);
   }
 
   /**
@@ -320,7 +329,7 @@ export class Core<F extends Front = Front> implements Watcher {
   wouldReport(cursor: EventCursor): boolean {
     if (cursor.closeSeen || this.life === 'closed') return true;
     const readInterest = this.owner.readInterest;
-    if (Math.max(cursor.seq, this.#logBase) < this.#logBase + this.#log.length) return true;
+    if (this.#logWaiting(cursor)) return true;
     const levels = this.levels;
     if (levels === null) return false;
     const wantsRead = readInterest && levels.readReady();

@@ -32,7 +32,10 @@
 
 /** Direct signals between two probes of whether batching would pay. */
 export const PROBE_EVERY = 32;
-/** Batches of fewer channels than this in a row (LONE_BATCHES) send signals direct again. */
+/**
+ * Channels that must change in one turn for the batch to pay: a probe that
+ * sees this many starts batching, LONE_BATCHES batches of fewer stop it.
+ */
 export const BATCH_MIN = 3;
 /** Batches below BATCH_MIN in a row after which signals go direct again. */
 export const LONE_BATCHES = 8;
