@@ -162,14 +162,17 @@ t.test('SignalBatch.flushPending() delivers what waits at once; the batch turn a
   signal('b');
   await turn();
   t.same(delivered, ['a', 'b', 'c', 'd', 'a', 'b'], 'the turn delivers what came after the flush');
-  // Flushed turns of one item each, LONE_BATCHES of them and more: the
-  // setImmediate that finds its queue emptied counts as no batch at all.
-  for (let i = 0; i < LONE_BATCHES; i++) {
+  // Small batches flushed early: each turn counts once towards LONE_BATCHES,
+  // because the setImmediate that finds its queue emptied counts as no batch.
+  for (let i = 0; i < LONE_BATCHES - 1; i++) {
     signal('a');
     signal('b');
-    signal('c');
     batch.flushPending();
     await turn();
   }
-  t.equal(batch.batching, true, 'batches of three, flushed early, keep batching');
+  t.equal(batch.batching, true, `${LONE_BATCHES - 1} small turns flushed early: still batching`);
+  signal('a');
+  batch.flushPending();
+  await turn();
+  t.equal(batch.batching, false, 'the LONE_BATCHES-th small turn ends the batching');
 });
